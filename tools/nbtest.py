@@ -16,6 +16,9 @@ from pathlib import Path
 def _run_one(fn: str, skip_flags: list, force_flags: list, basepath: str) -> tuple:
     "Test one notebook in this (fresh) process; return (ok, seconds)."
     os.environ["IN_TEST"] = "1"
+    # a spawned worker inherits 'spawn' as its default start method; notebooks (DataLoader workers, torch.distributed
+    # tests) expect the platform default, under which notebook-defined classes reach their workers
+    if sys.platform.startswith("linux"): mp.set_start_method("fork", force=True)
     from nbdev.test import test_nb
     return test_nb(Path(fn), skip_flags=skip_flags, force_flags=force_flags, basepath=basepath)
 
