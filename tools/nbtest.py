@@ -16,6 +16,8 @@ from pathlib import Path
 def _run_one(fn: str, skip_flags: list, force_flags: list, basepath: str) -> tuple:
     "Test one notebook in this (fresh) process; return (ok, seconds)."
     os.environ["IN_TEST"] = "1"
+    # notebooks run side by side, one per core: one compute thread each (set before torch is imported)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     # a spawned worker inherits 'spawn' as its default start method; notebooks (DataLoader workers, torch.distributed
     # tests) expect the platform default, under which notebook-defined classes reach their workers
     if sys.platform.startswith("linux"): mp.set_start_method("fork", force=True)
