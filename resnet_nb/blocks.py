@@ -5,6 +5,7 @@
 # %% ../nbs/01_blocks.ipynb #c074030c
 from __future__ import annotations
 import math
+from collections import OrderedDict
 from functools import partial
 from typing import Callable
 import torch
@@ -70,7 +71,7 @@ class ConvNormAct(nn.Sequential):
                                     padding=kernel_size // 2 if padding is None else padding, bias=norm is None)}
         if norm is not None: layers['norm'] = norm(out_planes)
         if act_layer is not None: layers['act'] = get_act(act_layer)()
-        super().__init__(); [self.add_module(k, v) for k, v in layers.items()]
+        super().__init__(OrderedDict(layers))
 
 # %% ../nbs/01_blocks.ipynb #b7aa79ae
 class ShortcutA(nn.Module):
@@ -80,6 +81,7 @@ class ShortcutA(nn.Module):
         if out_planes < in_planes: raise ValueError(f"shortcut 'A' cannot reduce channels ({in_planes} -> {out_planes}); use 'B'")
         self.in_planes, self.out_planes, self.stride = in_planes, out_planes, stride
     def forward(self, x: Tensor) -> Tensor:
+        "Every `stride`-th pixel, then zero channels appended."
         if self.stride != 1: x = x[:, :, ::self.stride, ::self.stride]
         return F.pad(x, (0, 0, 0, 0, 0, self.out_planes - self.in_planes))
     def extra_repr(self) -> str: return f'{self.in_planes}, {self.out_planes}, stride={self.stride}'
@@ -115,7 +117,7 @@ class ResBlock(nn.Module):
         elif bottleneck is not None: self.expansion = 4 if bottleneck else 1
         if stride not in (1, 2): raise ValueError(f"stride={stride} is not one of [1, 2]")
         if not self.bottleneck and (groups != 1 or base_width != 64):
-            raise ValueError("groups/base_width apply to bottleneck blocks only")
+            raise ValueError(f"groups={groups}, base_width={base_width}: basic blocks need groups=1, base_width=64 (bottleneck blocks accept others)")
         norm, self.stride = get_norm(norm_layer), stride
         self.inplanes, self.planes, self.out_planes = inplanes, planes, planes * self.expansion
         if self.bottleneck:
@@ -132,6 +134,7 @@ class ResBlock(nn.Module):
                                         None if self.preact else norm_layer, bias=(norm is None) if self.preact else None)
 
     def forward(self, x: Tensor) -> Tensor:
+        "Branch plus shortcut; post-activation applies the activation to the sum."
         n = self.n_convs
         if self.preact:
             out = self.act(self.bn1(x))
@@ -185,4 +188,6 @@ class Residual(nn.Module):
     def __init__(self, *layers: nn.Module):
         super().__init__()
         self.branch = nn.Sequential(*layers)
-    def forward(self, x: Tensor) -> Tensor: return x + self.branch(x)
+    def forward(self, x: Tensor) -> Tensor:
+        "`x + branch(x)`."
+        return x + self.branch(x)

@@ -11,10 +11,10 @@ from .data import find_root, resolve_path
 from .trainer import TrainConfig, train
 
 # %% auto #0
-__all__ = ['DEFAULT_RUN', 'parse_value', 'config_keys', 'config_defaults', 'check_params', 'parse_overrides', 'recipes_dir',
-           'list_recipes', 'find_recipe', 'load_recipe', 'make_config', 'config_changes', 'run_info', 'find_runs',
-           'list_runs', 'format_table', 'UsageError', 'cmd_train', 'cmd_resume', 'cmd_runs', 'cmd_sweep',
-           'build_parser', 'run_cli', 'main']
+__all__ = ['DEFAULT_RUN', 'RUNS_COLUMNS', 'parse_value', 'config_keys', 'config_defaults', 'check_params', 'parse_overrides',
+           'recipes_dir', 'list_recipes', 'find_recipe', 'load_recipe', 'make_config', 'config_changes', 'run_info',
+           'find_runs', 'list_runs', 'format_table', 'UsageError', 'short_path', 'summary_lines', 'cmd_train',
+           'cmd_resume', 'cmd_runs', 'cmd_sweep', 'build_parser', 'run_cli', 'main']
 
 # %% ../nbs/05_cli.ipynb #78e7f13d
 _NUMBER = re.compile(r'^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$')
@@ -119,15 +119,15 @@ def _read_json(p: Path) -> dict:
 def _first(d: dict, *names):
     return next((d[n] for n in names if d.get(n) is not None), None)
 
-def run_info(run_dir: str|Path) -> dict:
-    "One row about a run folder: name, status, dataset, model, epochs done, best val accuracy, test accuracy."
+def run_info(run_dir: str|Path, root: str|Path|None = None) -> dict:
+    "One row about a run folder (named relative to `root`): status, dataset, model, epochs done, best val and test accuracy."
     rd = Path(run_dir)
     cfg = yaml.safe_load((rd/'config.yaml').read_text()) or {}
     s = _read_json(rd/'summary.json')
     m = rd/'metrics.csv'
     done = max(len(m.read_text().splitlines()) - 1, 0) if m.exists() else 0
     status = s.get('status', 'done') if s else 'incomplete' if (rd/'checkpoints'/'last.pt').exists() else 'started'
-    return dict(run=rd.name, status=status, dataset=cfg.get('dataset'), model=cfg.get('model'),
+    return dict(run=str(rd.relative_to(root)) if root else rd.name, status=status, dataset=cfg.get('dataset'), model=cfg.get('model'),
                 epochs=f"{done}/{cfg.get('epochs')}", best_val_acc=_first(s, 'best_val_acc', 'best_monitor'),
                 test_acc=_first(s, 'test_acc'), path=str(rd))
 
@@ -137,16 +137,19 @@ def find_runs(runs_dir: str|Path = 'runs') -> list[Path]:
     return sorted((p.parent for p in root.rglob('config.yaml')), key=lambda p: (p.stat().st_mtime, str(p)))
 
 def list_runs(runs_dir: str|Path = 'runs') -> list[dict]:
-    "`run_info` for every run under `runs_dir`."
-    return [run_info(p) for p in find_runs(runs_dir)]
+    "`run_info` for every run under `runs_dir`, named relative to it (`sweep-lr/<run>` for a sweep's runs)."
+    return [run_info(p, resolve_path(runs_dir)) for p in find_runs(runs_dir)]
 
 # %% ../nbs/05_cli.ipynb #593c3474
 def format_table(rows: list[dict], cols: list[str]|None = None) -> str:
-    "Rows of dicts as an aligned text table (floats to 4 decimals)."
+    "Rows of dicts as an aligned text table: accuracies (columns ending in `acc`) in %, other floats to 4 decimals."
     if not rows: return '(no runs)'
     cols = cols or list(rows[0])
-    fmt = lambda v: '-' if v is None else f'{v:.4f}' if isinstance(v, float) else str(v)
-    cells = [cols] + [[fmt(r.get(c)) for c in cols] for r in rows]
+    def fmt(c, v):
+        if v is None: return '-'
+        if isinstance(v, float): return f'{100 * v:.2f}%' if c.endswith('acc') else f'{v:.4f}'
+        return str(v)
+    cells = [cols] + [[fmt(c, r.get(c)) for c in cols] for r in rows]
     w = [max(len(row[i]) for row in cells) for i in range(len(cols))]
     return '\n'.join('  '.join(x.ljust(n) for x, n in zip(row, w)).rstrip() for row in cells)
 
@@ -154,10 +157,20 @@ def format_table(rows: list[dict], cols: list[str]|None = None) -> str:
 class UsageError(Exception):
     "A bad command line: reported in one line, without a traceback."
 
-def _summary_line(run_dir: Path) -> str:
+def short_path(p: str|Path) -> str:
+    "`p` relative to the current directory when it lies below it (what a person would type), else absolute."
+    p = Path(p).resolve()
+    try: return str(p.relative_to(Path.cwd().resolve()))
+    except ValueError: return str(p)
+
+def summary_lines(run_dir: str|Path) -> str:
+    "What `train` and `resume` print at the end: the run folder and its best validation (and test) accuracy, in %."
     s = _read_json(Path(run_dir)/'summary.json')
-    acc = _first(s, 'best_val_acc', 'best_monitor')
-    return f"Run folder: {run_dir}" + (f"\nBest validation accuracy: {acc:.4f}" if isinstance(acc, float) else '')
+    acc, ep, test = _first(s, 'best_val_acc'), _first(s, 'best_epoch'), _first(s, 'test_acc')
+    lines = [f"Run folder: {short_path(run_dir)}"]
+    if isinstance(acc, (int, float)): lines.append(f"Best validation accuracy: {100 * acc:.2f}%" + (f" (epoch {ep})" if ep else ''))
+    if isinstance(test, (int, float)): lines.append(f"Test accuracy: {100 * test:.2f}%")
+    return '\n'.join(lines)
 
 def _config(config, words, extra: dict|None = None) -> TrainConfig:
     try: return make_config(config, {**parse_overrides(words), **(extra or {})})
@@ -165,7 +178,7 @@ def _config(config, words, extra: dict|None = None) -> TrainConfig:
 
 def _train(cfg: TrainConfig, cbs=None) -> Path:
     run_dir = train(cfg, cbs=cbs)        # under torchrun, train() joins the process group (NCCL on GPUs, gloo on CPU)
-    if int(os.environ.get('RANK', 0)) == 0: print(_summary_line(run_dir))
+    if int(os.environ.get('RANK', 0)) == 0: print(summary_lines(run_dir))
     return run_dir
 
 def cmd_train(args, cbs=None) -> Path|None:
@@ -182,11 +195,18 @@ def cmd_resume(args, cbs=None) -> Path|None:
     if args.dry_run: print(cfg.to_yaml(), end=''); return None
     return _train(cfg, cbs)
 
+RUNS_COLUMNS = ['run', 'status', 'dataset', 'model', 'epochs', 'best_val_acc', 'test_acc']
+
 def cmd_runs(args, cbs=None) -> list[dict]:
-    "`resnet_nb runs [RUNS_DIR] [--sort KEY]`"
+    "`resnet_nb runs [RUNS_DIR] [--sort COLUMN]`"
+    if args.sort and args.sort not in RUNS_COLUMNS:
+        raise UsageError(f"--sort {args.sort!r} is not a column; columns: {', '.join(RUNS_COLUMNS)}")
     rows = list_runs(args.runs_dir)
-    if args.sort: rows.sort(key=lambda r: (r.get(args.sort) is None, r.get(args.sort)), reverse=args.sort != 'run')
-    print(format_table(rows, ['run', 'status', 'dataset', 'model', 'epochs', 'best_val_acc', 'test_acc']))
+    if args.sort:   # accuracies best first, text columns A to Z; runs without a value last
+        high = args.sort in ('best_val_acc', 'test_acc')
+        have, miss = [r for r in rows if r.get(args.sort) is not None], [r for r in rows if r.get(args.sort) is None]
+        rows = sorted(have, key=lambda r: r[args.sort], reverse=high) + miss
+    print(format_table(rows, RUNS_COLUMNS))
     return rows
 
 def cmd_sweep(args, cbs=None):
@@ -196,7 +216,12 @@ def cmd_sweep(args, cbs=None):
 
 # %% ../nbs/05_cli.ipynb #14c352c3
 def _keys_help() -> str:
-    return 'keys (TrainConfig fields) and their defaults:\n' + '\n'.join(f'  {k}={v!r}' for k, v in config_defaults().items())
+    from resnet_nb.data import list_datasets
+    from resnet_nb.models import list_models
+    return ('examples:\n  resnet_nb train model=resnet32 epochs=20 lr=0.05\n  resnet_nb train --config he2016_cifar10_resnet20 model=resnet56\n'
+            '  resnet_nb train --config recipes/he2016_cifar10_resnet20.yaml --dry-run\n\n'
+            f"datasets: {', '.join(list_datasets())}\nmodels: {', '.join(list_models())}\n\n"
+            'keys (TrainConfig fields) and their defaults:\n' + '\n'.join(f'  {k}={v!r}' for k, v in config_defaults().items()))
 
 def build_parser() -> argparse.ArgumentParser:
     "The `resnet_nb` argument parser with its subcommands train, sweep, runs, resume."
@@ -218,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
         description='Run every point of a grid through nbs/train.ipynb with papermill, each in its own run folder.\n'
                     'key=v1,v2 words are grid axes, key=v words fixed overrides. Completed points are skipped on re-runs.')
     s.add_argument('--grid', '-g', metavar='GRID.yaml', help='YAML file: {name, config, base: {...}, grid: {key: [values]}, points: [{...}]}')
-    s.add_argument('--config', '-c', metavar='RECIPE', help='recipe for the fixed part (default: the notebook defaults)')
+    s.add_argument('--config', '-c', metavar='RECIPE', help='recipe for the fixed part (default: the embedded default of `resnet_nb train`)')
     s.add_argument('--name', '-n', help='sweep name: results in RUNS_DIR/sweep-NAME/ (default: from the grid)')
     s.add_argument('--jobs', '-j', type=int, default=1, help='points run at the same time (processes)')
     s.add_argument('--runs-dir', default='runs', help='root of all runs (default: runs)')
@@ -226,11 +251,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--dry-run', action='store_true', help='list the points and stop')
     s.add_argument('overrides', nargs='*', metavar='key=v1,v2')
     s.set_defaults(func=cmd_sweep)
-    r = sub.add_parser('runs', help='list runs with status and best metric')
+    r = sub.add_parser('runs', help='list runs with status and best metric',
+        description='List the runs under RUNS_DIR (the runs of sweeps too) with status, epochs done, best validation and test accuracy.')
     r.add_argument('runs_dir', nargs='?', default='runs', help='folder to scan (default: runs)')
-    r.add_argument('--sort', metavar='KEY', help='column to sort by, e.g. best_val_acc (best first)')
+    r.add_argument('--sort', metavar='KEY', help=f"column to sort by: {', '.join(RUNS_COLUMNS)} (accuracies best first)")
     r.set_defaults(func=cmd_runs)
-    u = sub.add_parser('resume', help='continue a run from its last checkpoint')
+    u = sub.add_parser('resume', help='continue a run from its last checkpoint',
+        description='Continue a run in its own folder from checkpoints/last.pt, with the config it was started with and\n'
+                    'key=value overrides (e.g. epochs=30 to train longer). Under torchrun every process resumes.', formatter_class=F)
     u.add_argument('run_dir', help='the run folder')
     u.add_argument('--dry-run', action='store_true', help='print the resolved config and stop')
     u.add_argument('overrides', nargs='*', metavar='key=value', help='e.g. epochs=30 to train longer')
@@ -255,4 +283,6 @@ def main(argv: list[str]|None = None) -> int:
 
 # %% ../nbs/05_cli.ipynb #f0ba96f1
 #| eval: false
-if __name__ == '__main__' and 'ipykernel' not in sys.modules: sys.exit(main())
+if __name__ == '__main__' and 'ipykernel' not in sys.modules:    # python -m resnet_nb.cli / torchrun -m resnet_nb.cli
+    from resnet_nb.cli import main as _main     # the module's own classes (UsageError), not copies made in __main__
+    sys.exit(_main())

@@ -17,13 +17,15 @@ __all__ = ['RunTable', 'load_run', 'compare_runs', 'plot_runs', 'tb_hparams', 'c
            'worst_predictions', 'show_worst', 'Predictions', 'predict_run']
 
 # %% ../nbs/07_compare.ipynb #fc8d081d
-def _fmt(v) -> str:
+def _fmt(v, col: str = '') -> str:
     if v is None: return ''
     if isinstance(v, bool) or not isinstance(v, float): return str(v)
+    if col.endswith('acc'): return f'{100 * v:.2f}%'                  # accuracies in percent, as everywhere else
+    if col == 'seconds': return f'{v:.1f}'
     return f'{v:.3g}' if v != 0 and (abs(v) < 0.01 or abs(v) >= 1e4) else f'{v:.4f}'
 
 class RunTable(list):
-    "Rows of runs (dicts) that sort by any column and show as an HTML table in a notebook."
+    "Rows of runs (dicts) that sort by any column and show as an HTML table in a notebook (accuracies in %)."
     def __init__(self, rows: list[dict], cols: list[str]|None = None):
         super().__init__(rows)
         self.cols = cols or list(dict.fromkeys(k for r in rows for k in r))
@@ -40,11 +42,11 @@ class RunTable(list):
 
     def _repr_html_(self) -> str:
         head = ''.join(f'<th>{html.escape(c)}</th>' for c in self.cols)
-        body = ''.join('<tr>' + ''.join(f'<td>{html.escape(_fmt(r.get(c)))}</td>' for c in self.cols) + '</tr>' for r in self)
+        body = ''.join('<tr>' + ''.join(f'<td>{html.escape(_fmt(r.get(c), c))}</td>' for c in self.cols) + '</tr>' for r in self)
         return f"<table border='1' class='dataframe'><thead><tr style='text-align: right;'>{head}</tr></thead><tbody>{body}</tbody></table>"
 
     def __repr__(self) -> str:
-        cells = [self.cols] + [[_fmt(r.get(c)) for c in self.cols] for r in self]
+        cells = [self.cols] + [[_fmt(r.get(c), c) for c in self.cols] for r in self]
         w = [max(len(row[i]) for row in cells) for i in range(len(self.cols))]
         return '\n'.join('  '.join(x.ljust(n) for x, n in zip(row, w)).rstrip() for row in cells)
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 import gzip, hashlib, inspect, math, os, pickle, shutil, tarfile, tempfile, warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+if TYPE_CHECKING: import matplotlib.figure
 
 # %% auto #0
 __all__ = ['DATASETS', 'CIFAR_FORMAT', 'IDX_FILES', 'DEBIAN_FASHION_MNIST', 'IMAGE_EXTS', 'REFERENCE_STATS', 'TRANSFORMS',
@@ -25,7 +26,7 @@ __all__ = ['DATASETS', 'CIFAR_FORMAT', 'IDX_FILES', 'DEBIAN_FASHION_MNIST', 'IMA
            'show_augmentations', 'augmented']
 
 # %% ../nbs/00_data.ipynb #e56f762e
-def find_root(path='.') -> Path:
+def find_root(path: str | Path = '.') -> Path:
     "The repo root: nearest folder at or above `path` that holds `settings.ini`, else `path` itself."
     p = Path(path).expanduser().resolve()
     for d in (p, *p.parents):
@@ -33,7 +34,7 @@ def find_root(path='.') -> Path:
     return p
 
 # %% ../nbs/00_data.ipynb #1fd40541
-def resolve_path(p, base=None) -> Path:
+def resolve_path(p: str | Path, base: str | Path | None = None) -> Path:
     "`p` if absolute, else `p` under `base` (default: `find_root()`)."
     p = Path(p).expanduser()
     if p.is_absolute(): return p
@@ -57,7 +58,7 @@ class ImageData:
         self.classes = list(self.classes)
 
     def __len__(self): return len(self.labels)
-    def subset(self, idx) -> ImageData:
+    def subset(self, idx: Tensor | list[int] | range) -> ImageData:
         "The samples at `idx` (indices or a boolean mask), classes unchanged."
         idx = torch.as_tensor(idx)
         return ImageData(self.images[idx], self.labels[idx], self.classes)
@@ -66,12 +67,16 @@ class ImageData:
         return f"ImageData({n} images {c}x{h}x{w} uint8, {len(self.classes)} classes: {', '.join(map(str, self.classes[:4]))}{', ...' if len(self.classes) > 4 else ''})"
 
 # %% ../nbs/00_data.ipynb #ed3761f2
-def _bshape(t, c):
-    "Statistics `t` ([C] or [C,H,W]) shaped to broadcast over [B, C, H, W]."
+def _bshape(t, c: int) -> Tensor:
+    "Statistics `t` (a scalar, [C] or [C,H,W]) shaped to broadcast over [B, C, H, W]."
     t = torch.as_tensor(t, dtype=torch.float32)
-    return t.view(1, c, 1, 1) if t.ndim <= 1 else t.view(1, *t.shape)
+    if t.ndim == 0 or (t.ndim == 1 and len(t) == c): return t.view(1, -1, 1, 1)
+    if t.ndim == 3 and len(t) == c: return t[None]
+    raise ValueError(f"mean/std of shape {tuple(t.shape)} does not fit {c}-channel images; use shape [{c}] (per channel) or [{c}, H, W] (per pixel)")
 
-def show_images(images, labels=None, classes=None, ncols=8, mean=None, std=None, title=None, size=1.3):
+def show_images(images: Tensor, labels: Tensor | None = None, classes: list | None = None, ncols: int = 8,
+                mean: Tensor | list | None = None, std: Tensor | list | None = None, title: str | None = None,
+                size: float = 1.3) -> matplotlib.figure.Figure:
     "Grid of `images` (uint8, or floats normalised with `mean`/`std`) titled with class names; returns the figure."
     import matplotlib.pyplot as plt
     x = images.detach().cpu()
@@ -112,7 +117,7 @@ class DatasetInfo:
 
 DATASETS: dict[str, DatasetInfo] = {}
 
-def register_dataset(name: str, val_split: int | float = 0.1):
+def register_dataset(name: str, val_split: int | float = 0.1) -> Callable[[Callable], Callable]:
     "Decorator: register `f(root, train, download, **kwargs) -> ImageData` as dataset `name`."
     def _reg(f):
         DATASETS[name] = DatasetInfo(f, val_split)
@@ -127,7 +132,7 @@ def _check_name(name, registry, what):
     if name not in registry: raise ValueError(f"Unknown {what} {name!r}; choose one of: {', '.join(map(str, registry))}")
     return registry[name]
 
-def get_dataset(name: str, root='data', train: bool = True, download: bool = True, **kwargs) -> ImageData:
+def get_dataset(name: str, root: str | Path = 'data', train: bool = True, download: bool = True, **kwargs) -> ImageData:
     "Load split `train`/test of dataset `name` (see `list_datasets()`) from `root` (relative: at the repo root)."
     info = _check_name(name, DATASETS, 'dataset')
     allowed = [p for p in inspect.signature(info.load).parameters if p not in ('root', 'train', 'download')]
@@ -167,7 +172,7 @@ CIFAR_FORMAT = {
                      meta='meta', names='fine_label_names', labels='fine_labels', tv='CIFAR100'),
 }
 
-def read_cifar(folder, which: str = 'cifar10', train: bool = True) -> ImageData:
+def read_cifar(folder: str | Path, which: str = 'cifar10', train: bool = True) -> ImageData:
     "Read CIFAR-10/100 python-format batches from `folder` (e.g. `data/cifar-10-batches-py`)."
     fmt = _check_name(which, CIFAR_FORMAT, 'CIFAR variant')
     folder, files = Path(folder), fmt['train' if train else 'test']
@@ -199,12 +204,12 @@ def _cifar(which, root, train, download, size=None, channels=3):
     return ImageData(fit_size(to_channels(d.images, channels), size), d.labels, d.classes)
 
 @register_dataset('cifar10', val_split=5000)
-def cifar10(root, train=True, download=True, size=None, channels=3) -> ImageData:
+def cifar10(root: Path, train: bool = True, download: bool = True, size: int | None = None, channels: int = 3) -> ImageData:
     "CIFAR-10: 50k/10k 32x32 colour images, 10 classes."
     return _cifar('cifar10', root, train, download, size, channels)
 
 @register_dataset('cifar100', val_split=5000)
-def cifar100(root, train=True, download=True, size=None, channels=3) -> ImageData:
+def cifar100(root: Path, train: bool = True, download: bool = True, size: int | None = None, channels: int = 3) -> ImageData:
     "CIFAR-100: 50k/10k 32x32 colour images, 100 fine classes."
     return _cifar('cifar100', root, train, download, size, channels)
 
@@ -212,7 +217,7 @@ def cifar100(root, train=True, download=True, size=None, channels=3) -> ImageDat
 IDX_FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']
 DEBIAN_FASHION_MNIST = Path('/usr/share/datasets/fashion-mnist')
 
-def install_fashion_mnist_from_debian(root='data', src=DEBIAN_FASHION_MNIST) -> Path | None:
+def install_fashion_mnist_from_debian(root: str | Path = 'data', src: str | Path = DEBIAN_FASHION_MNIST) -> Path | None:
     "Decompress Debian's `src/*.gz` (package dataset-fashion-mnist) into `root/FashionMNIST/raw/`; the raw folder, or None if absent."
     raw, src = resolve_path(root)/'FashionMNIST'/'raw', Path(src)
     if all((raw/f).is_file() for f in IDX_FILES): return raw
@@ -239,12 +244,13 @@ def _mnist_like(tv_name, root, train, download, size, channels, classes=None, de
     return ImageData(fit_size(to_channels(ds.data[:, None].contiguous(), channels), size), ds.targets.long(), classes or list(ds.classes))
 
 @register_dataset('mnist', val_split=5000)
-def mnist(root, train=True, download=True, size=None, channels=1) -> ImageData:
+def mnist(root: Path, train: bool = True, download: bool = True, size: int | None = None, channels: int = 1) -> ImageData:
     "MNIST handwritten digits: 60k/10k 28x28 grey images (`size=32` pads to 32)."
     return _mnist_like('MNIST', root, train, download, size, channels, classes=[str(i) for i in range(10)])
 
 @register_dataset('fashion_mnist', val_split=5000)
-def fashion_mnist(root, train=True, download=True, size=None, channels=1, debian=True) -> ImageData:
+def fashion_mnist(root: Path, train: bool = True, download: bool = True, size: int | None = None, channels: int = 1,
+                  debian: bool = True) -> ImageData:
     "Fashion-MNIST: 60k/10k 28x28 grey images of clothes, 10 classes (`size=32` pads to 32; `debian`: try the Debian package first)."
     return _mnist_like('FashionMNIST', root, train, download, size, channels, debian=debian)
 
@@ -272,7 +278,8 @@ def _decode(f, mode, size):
 
 # %% ../nbs/00_data.ipynb #f383f7f3
 @register_dataset('imagefolder', val_split=0.1)
-def image_folder(root, train=True, download=False, path=None, size=None, channels=3, max_per_class=None, cache=True) -> ImageData:
+def image_folder(root: Path, train: bool = True, download: bool = False, path: str | Path | None = None, size: int | None = None,
+                 channels: int = 3, max_per_class: int | None = None, cache: bool = True) -> ImageData:
     "Images from `path` (default `root`) laid out as `<class>/*.png|jpg`, or `train/<class>/...` + `test/<class>/...`."
     folder = _image_folder_root(root, path)
     if not folder.is_dir(): raise FileNotFoundError(f"Image folder {folder} does not exist (expected {folder}/<class>/*.png|jpg)")
@@ -305,7 +312,7 @@ def image_folder(root, train=True, download=False, path=None, size=None, channel
     return d
 
 # %% ../nbs/00_data.ipynb #8ceb7a6e
-def prepare_cifar10_q75(root='data', tarball=None) -> Path | None:
+def prepare_cifar10_q75(root: str | Path = 'data', tarball: str | Path | None = None) -> Path | None:
     "Unpack the shared CIFAR-10 JPEG copy into `root/cifar10-q75` (once); its path, or None if the tarball is absent."
     dest = resolve_path(root)/'cifar10-q75'
     if (dest/'train').is_dir() and (dest/'test').is_dir(): return dest
@@ -321,19 +328,27 @@ def prepare_cifar10_q75(root='data', tarball=None) -> Path | None:
 
 # %% ../nbs/00_data.ipynb #da4b1001
 @register_dataset('digits', val_split=0.1)
-def digits(root=None, train=True, download=False, size=32, channels=1, mode='bilinear', test_size=300, split_seed=0) -> ImageData:
-    "scikit-learn's 8x8 digits as uint8 0..255, upscaled to `size`; a fixed seeded split of 1,797 into 1,497 train / 300 test."
+def digits(root: Path | None = None, train: bool = True, download: bool = False, size: int = 32, channels: int = 1,
+           mode: str = 'bilinear', border: int | None = None, test_size: int = 300, split_seed: int = 0) -> ImageData:
+    "scikit-learn's 8x8 digits as uint8 0..255 in a `size` frame with an empty `border` (default `size//8`); 1,497 train / 300 test."
     from sklearn.datasets import load_digits
+    border = (size//8 if size else 0) if border is None else border
+    if not (isinstance(border, int) and border >= 0 and (not size or 2*border < size)):
+        raise ValueError(f"digits: border={border!r} must be an int in [0, {(size - 1)//2 if size else 'any'}] for size={size}")
     d = load_digits()
     x = torch.from_numpy(d.images).mul(255/16).round().to(torch.uint8)[:, None]
     idx = split_indices(len(x), test_size, seed=split_seed)[0 if train else 1]
-    return ImageData(fit_size(to_channels(x[idx], channels), size, mode), torch.from_numpy(d.target)[idx], [str(i) for i in range(10)])
+    x = fit_size(to_channels(x[idx], channels), size - 2*border if size else None, mode)
+    return ImageData(F.pad(x, (border,)*4), torch.from_numpy(d.target)[idx], [str(i) for i in range(10)])
 
 # %% ../nbs/00_data.ipynb #a76758b2
 @register_dataset('synthetic', val_split=0.1)
-def synthetic(root=None, train=True, download=False, n=None, n_classes=10, size=32, channels=3, seed=0, noise=24.0) -> ImageData:
+def synthetic(root: Path | None = None, train: bool = True, download: bool = False, n: int | None = None, n_classes: int = 10,
+              size: int = 32, channels: int = 3, seed: int = 0, noise: float = 24.0) -> ImageData:
     "`n` (default 1000 train / 200 test) deterministic images of `n_classes` classes: prototype per class + noise."
     n = n if n is not None else (1000 if train else 200)
+    bad = {k: v for k, v in dict(n=n, n_classes=n_classes, size=size, channels=channels).items() if not (isinstance(v, int) and v >= 1)}
+    if bad: raise ValueError(f"synthetic: {', '.join(f'{k}={v!r}' for k, v in bad.items())} must be positive integers")
     g = torch.Generator().manual_seed(seed)
     colour = torch.rand(n_classes, channels, 1, 1, generator=g)*140 + 58
     pattern = F.interpolate(torch.rand(n_classes, channels, 4, 4, generator=g)*2 - 1, size=(size, size), mode='bilinear', align_corners=False)
@@ -421,7 +436,7 @@ def get_transform(augment: str | Augment) -> Augment:
 def _epoch_seed(seed: int, epoch: int) -> int:
     return int.from_bytes(hashlib.blake2b(f'{seed}:{epoch}'.encode(), digest_size=8).digest(), 'little') >> 1
 
-def epoch_plan(n: int, epoch: int = 0, seed: int = 0, shuffle: bool = False, augment='none', rank: int = 0,
+def epoch_plan(n: int, epoch: int = 0, seed: int = 0, shuffle: bool = False, augment: str | Augment = 'none', rank: int = 0,
                world_size: int = 1, drop_last: bool = False) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     "This rank's (indices, dy, dx, flip) for one epoch over `n` samples."
     if not (world_size >= 1 and 0 <= rank < world_size): raise ValueError(f"Need 0 <= rank < world_size, got rank={rank}, world_size={world_size}")
@@ -436,7 +451,7 @@ def epoch_plan(n: int, epoch: int = 0, seed: int = 0, shuffle: bool = False, aug
     return order, dy, dx, fl
 
 # %% ../nbs/00_data.ipynb #faa42280
-def normalize(x: Tensor, mean=None, std=None, dtype=torch.float32) -> Tensor:
+def normalize(x: Tensor, mean: Tensor | list | None = None, std: Tensor | list | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
     "uint8 `[B, C, H, W]` -> `dtype` `(x/255 - mean)/std`; `mean`/`std` per channel `[C]` or per pixel `[C, H, W]`, or None."
     x = x.to(dtype).div_(255)
     if mean is not None: x = x.sub_(_bshape(mean, x.shape[1]).to(x.device, dtype))
@@ -461,8 +476,10 @@ class _EpochMixin:
 # %% ../nbs/00_data.ipynb #16fef717
 class DeviceLoader(_EpochMixin):
     "Batches of (normalised float `x`, int64 `y`) made on `device` from the whole uint8 set held there."
-    def __init__(self, data: ImageData, batch_size: int, shuffle=False, augment='none', mean=None, std=None, device='cpu',
-                 seed=0, drop_last=False, rank=0, world_size=1, channels_last=False, dtype=torch.float32):
+    def __init__(self, data: ImageData, batch_size: int, shuffle: bool = False, augment: str | Augment = 'none',
+                 mean: Tensor | list | None = None, std: Tensor | list | None = None, device: str | torch.device = 'cpu',
+                 seed: int = 0, drop_last: bool = False, rank: int = 0, world_size: int = 1, channels_last: bool = False,
+                 dtype: torch.dtype = torch.float32):
         if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.device = torch.device(device)
         self.images, self.labels = data.images.to(self.device), data.labels.to(self.device)
@@ -492,7 +509,7 @@ class DeviceLoader(_EpochMixin):
 # %% ../nbs/00_data.ipynb #d528703e
 class PlanDataset(torch.utils.data.Dataset):
     "Map-style dataset over `ImageData`: key `(i, dy, dx, flip)` (or plain `i`) -> (normalised float x, label)."
-    def __init__(self, data: ImageData, augment='none', mean=None, std=None):
+    def __init__(self, data: ImageData, augment: str | Augment = 'none', mean: Tensor | None = None, std: Tensor | None = None):
         self.data, self.aug, self.mean, self.std = data, get_transform(augment), mean, std
     def __len__(self): return len(self.data)
     def __getitem__(self, key):
@@ -502,7 +519,8 @@ class PlanDataset(torch.utils.data.Dataset):
 
 class PlanSampler(_EpochMixin, torch.utils.data.Sampler):
     "Yields `(index, dy, dx, flip)` from `epoch_plan`; each pass advances the epoch, `set_epoch` pins it."
-    def __init__(self, n, batch_size=1, shuffle=False, augment='none', seed=0, drop_last=False, rank=0, world_size=1):
+    def __init__(self, n: int, batch_size: int = 1, shuffle: bool = False, augment: str | Augment = 'none', seed: int = 0,
+                 drop_last: bool = False, rank: int = 0, world_size: int = 1):
         self.n, self.batch_size, self.shuffle, self.augment, self.seed = n, batch_size, shuffle, augment, seed
         self.drop_last, self.rank, self.world_size, self.epoch = drop_last, rank, world_size, 0
         epoch_plan(0, rank=rank, world_size=world_size)
@@ -519,15 +537,17 @@ class TorchLoader(torch.utils.data.DataLoader):
     @property
     def n_samples(self) -> int: return self.sampler.n_samples
     @property
-    def mean(self): return self.dataset.mean
+    def mean(self) -> Tensor | None: return self.dataset.mean
     @property
-    def std(self): return self.dataset.std
+    def std(self) -> Tensor | None: return self.dataset.std
     @property
-    def classes(self): return self.dataset.data.classes
+    def classes(self) -> list: return self.dataset.data.classes
 
 # %% ../nbs/00_data.ipynb #73b44482
-def make_dataloader(data: ImageData, batch_size: int, shuffle=False, augment='none', mean=None, std=None, num_workers=0,
-                    pin_memory=False, persistent_workers=False, seed=0, drop_last=False, rank=0, world_size=1) -> TorchLoader:
+def make_dataloader(data: ImageData, batch_size: int, shuffle: bool = False, augment: str | Augment = 'none',
+                    mean: Tensor | list | None = None, std: Tensor | list | None = None, num_workers: int = 0,
+                    pin_memory: bool = False, persistent_workers: bool = False, seed: int = 0, drop_last: bool = False,
+                    rank: int = 0, world_size: int = 1) -> TorchLoader:
     "Classic `DataLoader` path with the same order, augmentation and normalisation as `DeviceLoader`; yields CPU tensors."
     mean = None if mean is None else torch.as_tensor(mean, dtype=torch.float32)
     std = None if std is None else torch.as_tensor(std, dtype=torch.float32)
@@ -539,9 +559,9 @@ def make_dataloader(data: ImageData, batch_size: int, shuffle=False, augment='no
 @dataclass
 class DataLoaders:
     "Train/val/test loaders plus what the model and trainer need to know."
-    train: object
-    val: object | None
-    test: object | None
+    train: DeviceLoader | TorchLoader
+    val: DeviceLoader | TorchLoader | None
+    test: DeviceLoader | TorchLoader | None
     classes: list
     in_chans: int
     image_size: int
@@ -568,8 +588,8 @@ def _torch_factory(data, batch_size, *, num_workers, pin_memory, persistent_work
 
 LOADERS.update(device=_device_factory, torch=_torch_factory)
 
-def get_dataloaders(dataset: str, data_dir='data', batch_size: int = 128, augment='standard', val_split=None, num_workers: int = 0,
-                    device='cpu', seed: int = 0, loader: str = 'auto', normalize: str = 'channel', rank: int = 0, world_size: int = 1,
+def get_dataloaders(dataset: str, data_dir: str | Path = 'data', batch_size: int = 128, augment: str | Augment = 'standard',
+                    val_split: int | float | None = None, num_workers: int = 0, device: str | torch.device = 'cpu', seed: int = 0, loader: str = 'auto', normalize: str = 'channel', rank: int = 0, world_size: int = 1,
                     channels_last: bool = False, dataset_kwargs: dict | None = None, eval_batch_size: int | None = None,
                     split_seed: int = 0, download: bool = True, pin_memory: bool | None = None,
                     persistent_workers: bool | None = None, drop_last: bool = False) -> DataLoaders:
@@ -600,26 +620,28 @@ def get_dataloaders(dataset: str, data_dir='data', batch_size: int = 128, augmen
                        n_train=len(train), n_val=0 if val is None else len(val), n_test=0 if test is None else len(test))
 
 # %% ../nbs/00_data.ipynb #8a7ed306
-def show_batch(source, n: int = 16, ncols: int = 8, seed: int = 0, title=None):
-    "First `n` images of a loader's next batch (epoch counter restored) or `n` random images of an `ImageData`."
+def show_batch(source: DataLoaders | DeviceLoader | TorchLoader | ImageData, n: int = 16, ncols: int = 8, seed: int = 0,
+               title: str | None = None, size: float = 1.3) -> matplotlib.figure.Figure:
+    "First `n` images of a loader's next batch (epoch counter restored) or `n` random images of an `ImageData`; `size`: inches per image."
     if isinstance(source, DataLoaders): source = source.train
     if isinstance(source, ImageData):
         idx = torch.randperm(len(source), generator=torch.Generator().manual_seed(seed))[:n]
-        return show_images(source.images[idx], source.labels[idx], source.classes, ncols, title=title)
+        return show_images(source.images[idx], source.labels[idx], source.classes, ncols, title=title, size=size)
     epoch = source.epoch
     x, y = next(iter(source))
     source.set_epoch(epoch)
-    return show_images(x[:n], y[:n], source.classes, ncols, mean=source.mean, std=source.std, title=title)
+    return show_images(x[:n], y[:n], source.classes, ncols, mean=source.mean, std=source.std, title=title, size=size)
 
-def show_augmentations(data: ImageData, augment='standard', n: int = 8, epochs: int = 2, seed: int = 0, title=None):
+def show_augmentations(data: ImageData, augment: str | Augment = 'standard', n: int = 8, epochs: int = 2, seed: int = 0,
+                       title: str | None = None, size: float = 1.3) -> matplotlib.figure.Figure:
     "Row 1: `n` images as stored; then one row per epoch of the same images augmented by `augment`."
     idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n]
     sub = data.subset(idx)
     rows = [sub.images] + [augmented(sub, augment, seed, e) for e in range(epochs)]
-    return show_images(torch.cat(rows), sub.labels.repeat(epochs + 1), data.classes, ncols=n,
+    return show_images(torch.cat(rows), sub.labels.repeat(epochs + 1), data.classes, ncols=n, size=size,
                        title=title or f"top: original; below: augment={augment!r}, epochs 0..{epochs-1}")
 
-def augmented(data: ImageData, augment='standard', seed: int = 0, epoch: int = 0) -> Tensor:
+def augmented(data: ImageData, augment: str | Augment = 'standard', seed: int = 0, epoch: int = 0) -> Tensor:
     "uint8 images of `data`, in order, augmented exactly as a loader with this `augment`, `seed` and `epoch` would."
     idx, dy, dx, fl = epoch_plan(len(data), epoch, seed, False, augment)
     return get_transform(augment).apply(data.images[idx], dy, dx, fl)

@@ -11,6 +11,8 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.ticker import MaxNLocator
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from .trainer import Callback
 
@@ -166,16 +168,22 @@ class Chart:
     def __repr__(self): return self.text
 
 def render_chart(history: list[dict], batch_losses: tuple | None = None, n_epochs: int | None = None,
-                 title: str | None = None, figsize: tuple = (10, 3.4), dpi: int = 80) -> Chart:
-    "Draw the history chart off-screen into a `Chart`, with the summary line in the PNG's metadata."
+                 title: str | None = None, figsize: tuple = (10, 3.4), dpi: int = 80, colors: int | None = 64) -> Chart:
+    "Draw the history chart off-screen into a `Chart` (a `colors`-colour palette PNG; None: full colour), summary in its metadata."
     fig = Figure(figsize=figsize, dpi=dpi)
     FigureCanvasAgg(fig)
     draw_history(fig.subplots(1, 2), history, batch_losses, n_epochs)
     text = summary_line(history, n_epochs)
     fig.suptitle(title or text, fontsize=10)
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.15, top=0.82, wspace=0.18)
+    meta = {'Title': 'resnet_nb training chart', 'Description': text}
     buf = io.BytesIO()
-    fig.savefig(buf, format='png', metadata={'Title': 'resnet_nb training chart', 'Description': text})
+    if colors is None: fig.savefig(buf, format='png', metadata=meta); return Chart(buf.getvalue(), text)
+    fig.canvas.draw()
+    img = Image.frombuffer('RGBA', fig.canvas.get_width_height(), fig.canvas.buffer_rgba(), 'raw', 'RGBA', 0, 1)
+    info = PngInfo()
+    for k, v in meta.items(): info.add_text(k, v)
+    img.convert('RGB').quantize(colors=colors).save(buf, format='png', optimize=True, pnginfo=info)
     return Chart(buf.getvalue(), text)
 
 # %% ../nbs/04_live.ipynb #ff20a2da

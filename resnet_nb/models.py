@@ -63,6 +63,7 @@ class ResNet(nn.Module):
             raise ValueError(f"depths={list(depths)} and widths={list(widths)} must be non-empty and of equal length")
         if any(int(d) < 1 for d in depths): raise ValueError(f"depths={list(depths)}: every stage needs >= 1 block")
         if num_classes < 0 or in_chans < 1: raise ValueError(f"num_classes={num_classes} must be >= 0, in_chans={in_chans} >= 1")
+        if width_mult <= 0: raise ValueError(f"width_mult={width_mult} must be > 0")
         widths = [max(1, round(w * width_mult)) for w in widths]
         stem_width = widths[0] if stem_width is None else round(stem_width * width_mult)
         self.stem, self.depths, self.widths, self.num_classes = stem, list(depths), widths, num_classes
@@ -113,7 +114,9 @@ class ResNet(nn.Module):
         "Global average pool, dropout, `fc` (identity when headless)."
         return self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
 
-    def forward(self, x: Tensor) -> Tensor: return self.forward_head(self.forward_features(x))
+    def forward(self, x: Tensor) -> Tensor:
+        "Logits `[B, num_classes]` (pooled features `[B, num_features]` when headless)."
+        return self.forward_head(self.forward_features(x))
 
 # %% ../nbs/02_resnet.ipynb #244d5bbb
 class ResNet9(nn.Module):
@@ -152,7 +155,9 @@ class ResNet9(nn.Module):
         x = torch.flatten(self.pool(x), 1)
         return x if self.num_classes == 0 else self.fc(x) * self.head_scale
 
-    def forward(self, x: Tensor) -> Tensor: return self.forward_head(self.forward_features(x))
+    def forward(self, x: Tensor) -> Tensor:
+        "Logits `[B, num_classes]` (pooled features `[B, num_features]` when headless)."
+        return self.forward_head(self.forward_features(x))
 
 # %% ../nbs/02_resnet.ipynb #bab15565
 _CIFAR = dict(block='basic', widths=(16, 32, 64), stem='cifar', shortcut='A')

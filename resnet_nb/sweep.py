@@ -4,20 +4,21 @@
 
 # %% ../nbs/06_sweep.ipynb #943aeb7d
 from __future__ import annotations
-import ast, contextlib, hashlib, itertools, json, multiprocessing as mp, os, re, shutil, sys, time
+import ast, contextlib, hashlib, io, itertools, json, multiprocessing as mp, os, re, shutil, sys, time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 import yaml
 import resnet_nb
 from .data import find_root, resolve_path
 from .trainer import TrainConfig
-from .cli import check_params, config_defaults, make_config, load_recipe, list_recipes, parse_value, format_table, UsageError, _read_json, _first
+from .cli import (DEFAULT_RUN, config_changes, config_defaults, make_config, load_recipe, parse_value, format_table,
+    short_path, UsageError, _read_json, _first)
 
 # %% auto #0
 __all__ = ['RUN_DIR_KEY', 'notebook_params', 'notebook_config', 'show_run_dir', 'run_dir_of', 'train_notebook',
            'notebook_defaults', 'recipe_params', 'run_notebook', 'stderr_to', 'split_values', 'parse_sweep_words',
-           'point_key', 'expand_grid', 'load_grid', 'load_manifest', 'point_name', 'run_sweep', 'sweep_table',
-           'sweep_command']
+           'point_key', 'expand_grid', 'load_grid', 'load_manifest', 'varying_keys', 'point_name', 'should_run',
+           'run_sweep', 'sweep_table', 'sweep_command']
 
 # %% ../nbs/06_sweep.ipynb #52648385
 _PLAIN = (str, int, float, bool, list, dict, tuple, type(None))
@@ -33,14 +34,21 @@ def notebook_config(ns: dict, before: set) -> TrainConfig:
 # %% ../nbs/06_sweep.ipynb #d9e7ad2c
 RUN_DIR_KEY = 'resnet_nb_run_dir'
 
+def _to_terminal(text: str):
+    "Write `text` to the terminal that started this Jupyter kernel (papermill's), not into the notebook."
+    if not type(sys.stderr).__module__.startswith('ipykernel'): return   # no kernel (e.g. nbdev_test): the output is enough
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        os.write(sys.stderr.fileno(), text.encode())     # ipykernel's fileno() is its copy of the original stderr
+
 def show_run_dir(run_dir: str|Path):
-    "Display 'Run folder: ...' and record the absolute path in the output metadata (read back by `run_dir_of`)."
+    "Display 'Run folder: ...', record the absolute path in the output metadata (read back by `run_dir_of`), tell the terminal."
     from IPython.display import display
     rd = Path(run_dir).resolve()
     try: shown = rd.relative_to(find_root())
     except ValueError: shown = rd
     display({'text/plain': f'Run folder: {shown}', 'text/markdown': f'Run folder: `{shown}`'}, raw=True,
             metadata={RUN_DIR_KEY: str(rd)})
+    _to_terminal(f'\nRun folder: {short_path(rd)}\n')     # on its own line, after papermill's progress bar
 
 def run_dir_of(nb) -> Path|None:
     "The run folder recorded by `show_run_dir` in an executed notebook (a NotebookNode), if any."
@@ -140,7 +148,9 @@ _GRID_KEYS = {'name', 'config', 'base', 'grid', 'points'}
 
 def load_grid(path: str|Path) -> dict:
     "Read a sweep file `{name, config, base, grid, points}`; a mapping with none of these keys is the grid itself."
-    d = yaml.safe_load(resolve_path(path).read_text()) or {}
+    f = resolve_path(path)
+    if not f.is_file(): raise FileNotFoundError(f'sweep file {str(path)!r} not found (looked for {f})')
+    d = yaml.safe_load(f.read_text()) or {}
     if not isinstance(d, dict): raise ValueError(f'sweep file {path} must be a mapping, got {type(d).__name__}')
     if not set(d) & _GRID_KEYS: d = {'grid': d}
     extra = set(d) - _GRID_KEYS
@@ -156,6 +166,11 @@ def load_manifest(sweep_dir: str|Path) -> dict:
     "The sweep's `sweep.json` (empty if new)."
     m = _read_json(Path(sweep_dir)/'sweep.json')
     return m if m.get('points') is not None else {'points': {}}
+
+def varying_keys(points: list[dict]) -> list[str]:
+    "The keys whose values differ between `points` (the sweep's axes), in order of first appearance."
+    keys = dict.fromkeys(k for p in points for k in p)
+    return [k for k in keys if len({json.dumps(p.get(k), sort_keys=True, default=str) for p in points}) > 1]
 
 def point_name(point: dict, axes: list[str]) -> str:
     "A readable run name from the plain values that vary across the sweep, e.g. `lr=0.1_model=resnet56`."
@@ -181,23 +196,31 @@ def _run_point(params: dict, name: str, runs_dir: str, notebook: str|None, work:
         return dict(status='failed', run_dir=None, error=_error_text(e), seconds=round(time.time() - t0, 1),
                     notebook=work if Path(work).exists() else None)
 
+# %% ../nbs/06_sweep.ipynb #c1057246
+def should_run(rec: dict, retry_failed: bool = True) -> bool:
+    "Whether a point whose manifest record is `rec` ({} if new) runs now."
+    if rec.get('status') == 'done' and rec.get('run_dir') and Path(rec['run_dir']).is_dir(): return False
+    return retry_failed or rec.get('status') != 'failed'
+
 # %% ../nbs/06_sweep.ipynb #cfed5037
 def run_sweep(points: list[dict], name: str = 'sweep', runs_dir: str|Path = 'runs', jobs: int = 1,
               notebook: str|Path|None = None, retry_failed: bool = True, verbose: bool = True) -> list[dict]:
     "Run every point through the training notebook, `jobs` at a time, skipping points already done; returns their records."
-    for p in points: check_params(p)                                   # a typo in a key stops the sweep before it starts
+    axes = varying_keys(points)
+    defaults = notebook_defaults(notebook)
+    for i, p in enumerate(points):                                  # a bad key or value stops the sweep before it starts
+        try: make_config({**defaults, **p})
+        except ValueError as e: raise ValueError(f'sweep point {i + 1} of {len(points)} ({point_name(p, axes)}): {e}') from None
     sdir = resolve_path(runs_dir)/f'sweep-{name}'
     (sdir/'notebooks').mkdir(parents=True, exist_ok=True)
     man = load_manifest(sdir)
     man.update(name=name, created=man.get('created', time.strftime('%Y-%m-%d %H:%M:%S')))
     recs = man['points']
-    axes = [k for k in dict.fromkeys(k for p in points for k in p) if len({json.dumps(p.get(k), sort_keys=True, default=str) for p in points}) > 1]
     save = lambda: _atomic_write(sdir/'sweep.json', json.dumps(man, indent=1, default=str))
     todo = []
     for i, p in enumerate(points):
         k, r = point_key(p), recs.get(point_key(p), {})
-        if r.get('status') == 'done' and r.get('run_dir') and Path(r['run_dir']).is_dir(): continue
-        if r.get('status') == 'failed' and not retry_failed: continue
+        if not should_run(r, retry_failed): continue
         recs[k] = dict(key=k, index=i, name=point_name(p, axes), params=p, status='running', attempts=r.get('attempts', 0) + 1)
         todo.append(k)
     save()
@@ -222,24 +245,25 @@ def sweep_table(sweep_dir: str|Path) -> list[dict]:
     "One row per point of a sweep, from its `sweep.json`."
     recs = sorted(load_manifest(resolve_path(sweep_dir))['points'].values(), key=lambda r: r.get('index', 0))
     return [dict(point=r['name'], status=r['status'], best_val_acc=r.get('best_val_acc'), test_acc=r.get('test_acc'),
-                 seconds=r.get('seconds'), run=Path(r['run_dir']).name if r.get('run_dir') else None,
+                 seconds=round(r['seconds']) if r.get('seconds') is not None else None, run=Path(r['run_dir']).name if r.get('run_dir') else None,
                  error=(r.get('error') or '').splitlines()[0][:100] if r.get('error') else None) for r in recs]
 
 # %% ../nbs/06_sweep.ipynb #c5adc6a3
 def sweep_command(args) -> list[dict]:
-    "`resnet_nb sweep`: build the points from `--grid`, `--config` and key=v1,v2 words, then run them."
+    "`resnet_nb sweep`: points from `--grid`, `--config` (default: `resnet_nb train`'s) and key=v1,v2 words; run them."
     try:
         g = load_grid(args.grid) if args.grid else {}
         fixed, axes = parse_sweep_words(args.overrides)
-        config = args.config or g.get('config')
-        base = {**(recipe_params(config) if config else {}), **(g.get('base') or {}), **fixed}
+        base = {**recipe_params(args.config or g.get('config') or DEFAULT_RUN), **(g.get('base') or {}), **fixed}
         points = expand_grid({**(g.get('grid') or {}), **axes}, base, g.get('points'))
-        for p in points: check_params(p)
+        name = args.name or g.get('name') or '-'.join(axes) or 'sweep'
+        if args.dry_run:   # each point: the values that vary, then the other settings that differ from TrainConfig's defaults
+            rows = [{'key': point_key(p), **{k: p.get(k) for k in varying_keys(points)}, **config_changes(make_config(p))} for p in points]
+            rows = [{k: v for k, v in r.items() if k not in ('name', 'runs_dir')} for r in rows]     # both set by the sweep
+            print(format_table(rows, list(dict.fromkeys(k for r in rows for k in r)))); return points
+        recs = run_sweep(points, name=name, runs_dir=args.runs_dir, jobs=args.jobs, retry_failed=not args.skip_failed)
     except (ValueError, FileNotFoundError) as e: raise UsageError(str(e)) from None
-    name = args.name or g.get('name') or '-'.join(axes) or 'sweep'
-    if args.dry_run:
-        print(format_table([dict(key=point_key(p), **p) for p in points])); return []
-    recs = run_sweep(points, name=name, runs_dir=args.runs_dir, jobs=args.jobs, retry_failed=not args.skip_failed)
-    print(format_table(sweep_table(resolve_path(args.runs_dir)/f'sweep-{name}')))
-    print(f"manifest: {resolve_path(args.runs_dir)/f'sweep-{name}'/'sweep.json'}")
+    sdir = resolve_path(args.runs_dir)/f'sweep-{name}'
+    print(format_table(sweep_table(sdir)))
+    print(f"manifest: {short_path(sdir/'sweep.json')}")
     return recs

@@ -7,12 +7,13 @@ __all__ = ['OPTIMIZERS', 'PRECISIONS', 'MONITORS', 'PROGRESS_MODES', 'SCHEDULERS
            'LRSchedule', 'TrainConfig', 'CancelFitException', 'CancelEpochException', 'CancelTrainException',
            'CancelValidException', 'CancelBatchException', 'Callback', 'Learner', 'DeviceCB', 'MetricsCB',
            'SchedulerCB', 'StepLimitCB', 'MixedPrecisionCB', 'GradClipCB', 'unwrap', 'atomic_save', 'rng_states',
-           'set_rng_states', 'checkpoint_state', 'save_checkpoint', 'load_checkpoint', 'load_model_state',
-           'restore_checkpoint', 'CheckpointCB', 'EarlyStoppingCB', 'format_row', 'FileLogCB', 'CSVLoggerCB',
-           'TensorBoardCB', 'TerminalProgressCB', 'in_notebook', 'progress_callback', 'seed_everything',
-           'resolve_device', 'DistInfo', 'setup_distributed', 'make_run_dir', 'find_run', 'resolve_resume',
-           'environment_info', 'model_summary', 'build_optimizer', 'build_scheduler', 'build_learner', 'evaluate',
-           'train', 'LRFinderCB', 'LRFind', 'valley', 'lr_find', 'freeze', 'unfreeze']
+           'set_rng_states', 'rank_state', 'gather_rank_states', 'pick_rank_state', 'checkpoint_state',
+           'save_checkpoint', 'load_checkpoint', 'load_model_state', 'restore_checkpoint', 'CheckpointCB',
+           'EarlyStoppingCB', 'format_row', 'FileLogCB', 'CSVLoggerCB', 'TensorBoardCB', 'TerminalProgressCB',
+           'in_notebook', 'progress_callback', 'seed_everything', 'resolve_device', 'DistInfo', 'setup_distributed',
+           'make_run_dir', 'find_run', 'short_path', 'resolve_resume', 'environment_info', 'model_summary',
+           'build_optimizer', 'build_scheduler', 'build_learner', 'evaluate', 'train', 'LRFinderCB', 'LRFind', 'valley',
+           'lr_find', 'freeze', 'unfreeze']
 
 # %% ../nbs/03_trainer.ipynb #93633a11
 import os, io, sys, re, csv, json, math, time, types, random, inspect, difflib, platform, tempfile, datetime, itertools
@@ -531,25 +532,49 @@ def rng_states() -> dict:
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
     return {'python': random.getstate(), 'numpy': np.random.get_state(), 'torch': torch.get_rng_state(), 'cuda': cuda}
 
+def _rank_world() -> tuple: return (dist.get_rank(), dist.get_world_size()) if _dist_on() else (0, 1)
+
 def set_rng_states(s: dict) -> None:
     "Restore states saved by `rng_states`."
     random.setstate(s['python']); np.random.set_state(s['numpy']); torch.set_rng_state(s['torch'])
     if s.get('cuda') is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
 # %% ../nbs/03_trainer.ipynb #f30dbaa0
-def checkpoint_state(learn: Learner) -> dict:
-    "Everything needed to continue `learn`'s training exactly where it is (after an epoch)."
+def rank_state(learn: Learner) -> dict:
+    "This process's random states: Python, NumPy, torch (CPU and CUDA) and the training loader's generator, if it has one."
     gen = getattr(getattr(learn.dls, 'train', None), 'generator', None)
+    return {'rng': rng_states(), 'data_generator': gen.get_state() if isinstance(gen, torch.Generator) else None}
+
+def gather_rank_states(learn: Learner) -> Optional[list]:
+    "Every rank's `rank_state`, in rank order, on rank 0 (None elsewhere); a collective, so every rank must call it."
+    own = rank_state(learn)
+    if not _dist_on(): return [own]
+    rank, world = _rank_world()
+    out = [None] * world if rank == 0 else None
+    dist.gather_object(own, out, dst=0)
+    return out
+
+def pick_rank_state(ck: dict, rank: int = 0, world_size: int = 1) -> tuple:
+    "This rank's saved random states and None; if the world size changed, rank 0's states and a note saying so."
+    ranks = ck.get('ranks') or [{'rng': ck['rng'], 'data_generator': ck.get('data_generator')}]
+    if len(ranks) == world_size: return ranks[rank], None
+    return ranks[0], (f"the checkpoint was saved by {len(ranks)} process(es) and is resumed by {world_size}: every rank "
+                      "continues from rank 0's random state (as a fresh run seeds them alike), so this run will not match "
+                      "an uninterrupted one bit for bit")
+
+def checkpoint_state(learn: Learner, ranks: Optional[list] = None) -> dict:
+    "Everything needed to continue `learn`'s training exactly where it is (after an epoch); `ranks`: every rank's `rank_state`."
+    ranks = ranks or [rank_state(learn)]
     return {'format': CKPT_FORMAT, 'model': unwrap(learn.model).state_dict(),
             'opt': learn.opt.state_dict() if learn.opt is not None else None,
             'epoch': learn.history[-1]['epoch'] if learn.history else 0, 'step': learn.step, 'history': list(learn.history),
             'callbacks': {type(cb).__name__: cb.state_dict() for cb in learn.cbs if hasattr(cb, 'state_dict')},
-            'config': learn.cfg.to_dict() if learn.cfg is not None else None, 'rng': rng_states(),
-            'data_generator': gen.get_state() if isinstance(gen, torch.Generator) else None,
+            'config': learn.cfg.to_dict() if learn.cfg is not None else None,
+            'rng': ranks[0]['rng'], 'data_generator': ranks[0]['data_generator'], 'ranks': ranks,
             'versions': {'torch': torch.__version__}}
 
 def save_checkpoint(path, learn: Learner) -> Path:
-    "Write `learn`'s checkpoint to `path` atomically."
+    "Write `learn`'s checkpoint to `path` atomically (one process; `CheckpointCB` also gathers every rank's random states)."
     return atomic_save(checkpoint_state(learn), path)
 
 def load_checkpoint(path) -> dict:
@@ -579,7 +604,7 @@ def load_model_state(model: nn.Module, sd: dict, source: str = 'checkpoint') -> 
     model.load_state_dict(sd)
 
 def restore_checkpoint(learn: Learner, ck: dict) -> None:
-    "Put a checkpoint's model, optimizer, callback states, history, step and RNG states back into `learn`."
+    "Put a checkpoint's model, optimizer, callback states, history, step and this rank's random states back into `learn`."
     src = f"checkpoint {ck.get('path', '')}"
     if ck.get('config') and learn.cfg is not None and ck['config'].get('model') != learn.cfg.model:
         src += f" (saved from model {ck['config'].get('model')!r}, this run builds {learn.cfg.model!r})"
@@ -589,9 +614,11 @@ def restore_checkpoint(learn: Learner, ck: dict) -> None:
     for cb in learn.cbs:
         if hasattr(cb, 'load_state_dict') and type(cb).__name__ in states: cb.load_state_dict(states[type(cb).__name__])
     learn.history, learn.step, learn.start_epoch = list(ck['history']), ck['step'], ck['epoch']
+    st, note = pick_rank_state(ck, *_rank_world())
     gen = getattr(getattr(learn.dls, 'train', None), 'generator', None)
-    if isinstance(gen, torch.Generator) and ck.get('data_generator') is not None: gen.set_state(ck['data_generator'])
-    set_rng_states(ck['rng'])
+    if isinstance(gen, torch.Generator) and st.get('data_generator') is not None: gen.set_state(st['data_generator'])
+    set_rng_states(st['rng'])
+    if note and learn.is_main: learn.log(note)
 
 # %% ../nbs/03_trainer.ipynb #f141a6e0
 def _better(v, best, mode: str) -> bool:
@@ -609,13 +636,16 @@ class CheckpointCB(Callback):
         improved = _better(row.get(self.monitor), self.best, self.mode)
         if improved: self.best, self.best_epoch = row[self.monitor], row['epoch']
         last = row['epoch'] % self.save_every == 0 or row['epoch'] == learn.n_epochs
-        if not learn.is_main or not (improved or last): return
-        buf = io.BytesIO(); torch.save(checkpoint_state(learn), buf)  # serialise once, write one or two files
-        if improved: atomic_save(buf.getvalue(), self.dir / 'best.pt')
-        if last: atomic_save(buf.getvalue(), self.dir / 'last.pt'); self.saved_epoch = row['epoch']
+        if improved or last: self._save(learn, best=improved, last=last)
     def after_fit(self, learn):
-        if learn.is_main and learn.history and self.saved_epoch != learn.history[-1]['epoch']:
-            save_checkpoint(self.dir / 'last.pt', learn); self.saved_epoch = learn.history[-1]['epoch']
+        if learn.history and self.saved_epoch != learn.history[-1]['epoch']: self._save(learn, best=False, last=True)
+    def _save(self, learn, best: bool, last: bool):
+        ranks = gather_rank_states(learn)  # all ranks take part (the metrics, so these decisions, are the same on all)
+        if last: self.saved_epoch = learn.history[-1]['epoch']
+        if not learn.is_main: return
+        buf = io.BytesIO(); torch.save(checkpoint_state(learn, ranks), buf)  # serialise once, write one or two files
+        if best: atomic_save(buf.getvalue(), self.dir / 'best.pt')
+        if last: atomic_save(buf.getvalue(), self.dir / 'last.pt')
     def state_dict(self) -> dict: return {'best': self.best, 'best_epoch': self.best_epoch}
     def load_state_dict(self, sd: dict): self.best, self.best_epoch = sd['best'], sd['best_epoch']
 
@@ -796,6 +826,13 @@ def find_run(runs_dir, name: str) -> Optional[Path]:
             if (m := pat.fullmatch(d.name)) and (d / 'checkpoints' / 'last.pt').exists()]
     return max(runs)[2] if runs else None
 
+def short_path(p, base=None) -> str:
+    "`p` for messages: relative to `base`, else to the repo root, else to the working directory when inside it; else absolute."
+    p = Path(p).absolute()
+    for b in ([Path(base)] if base is not None else []) + [find_root(), Path.cwd()]:
+        with contextlib.suppress(ValueError): return p.relative_to(Path(b).absolute()).as_posix()
+    return str(p)
+
 def resolve_resume(cfg: TrainConfig) -> Path:
     "The run folder that `cfg.resume` names (a path, or true/'last' for the latest run with `cfg.run_name`)."
     r = cfg.resume
@@ -938,7 +975,7 @@ def _train(cfg: TrainConfig, cbs: list, di: DistInfo) -> Path:
         restore_checkpoint(learn, ck)
         old = ck.get('config') or {}
         diff = {k: (old.get(k), v) for k, v in replace(cfg, resume=None).to_dict().items() if k in old and old[k] != v}
-        learn.log(f"resumed from {ck['path']} after epoch {ck['epoch']} (step {ck['step']})" + (f"; changed: {diff}" if diff else ''))
+        learn.log(f"resumed from {short_path(ck['path'], run_dir)} after epoch {ck['epoch']} (step {ck['step']})" + (f"; changed: {diff}" if diff else ''))
     if di.is_main: atomic_save(replace(cfg, resume=None).to_yaml(), run_dir / 'config.yaml')
     env = environment_info(device)
     def write_summary(status, extra=None):
@@ -976,7 +1013,7 @@ def _train(cfg: TrainConfig, cbs: list, di: DistInfo) -> Path:
                          **{k: v for k, v in extra.items() if k.startswith('test_') and _isnum(v)}}
                 tb.log_final({k: v for k, v in replace(cfg, resume=None).to_dict().items() if k not in ('runs_dir', 'data_dir', 'progress')}, final)
             tb.close()
-        learn.log(f"status: {status}, wall time {time.time() - t0:.1f}s, run folder {run_dir}")
+        learn.log(f"status: {status}, wall time {time.time() - t0:.1f}s, run folder {short_path(run_dir)}")
     return run_dir
 
 # %% ../nbs/03_trainer.ipynb #2d49ca50
