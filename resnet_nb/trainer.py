@@ -940,7 +940,10 @@ def train(cfg: TrainConfig, cbs: Optional[list] = None) -> Path:
     "Run a whole training session for `cfg` (fit, then test the best checkpoint) and return its run folder."
     cfg = replace(cfg)  # a validated copy
     di = setup_distributed(cfg.device)
-    try: return _train(cfg, list(cbs or []), di)
+    try:
+        run_dir = _train(cfg, list(cbs or []), di)
+        if di.world_size > 1: dist.barrier()  # all ranks are done (test, summary) before any of them leaves the group
+        return run_dir
     finally:
         if di.created: dist.destroy_process_group()
 
