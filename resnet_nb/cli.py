@@ -65,8 +65,15 @@ def parse_overrides(words: list[str]) -> dict:
     for w in words:
         k, eq, v = w.partition('=')
         if not eq or not k.strip(): raise ValueError(f"expected key=value, got {w!r}")
-        out[k.strip()] = parse_value(v)
+        out[k.strip()] = _check_mapping(k.strip(), parse_value(v))
     return out
+
+def _check_mapping(key: str, v):
+    "YAML reads `{size:16}` (no space after the colon) as the key 'size:16'; say so instead of passing it on."
+    bad = [k for k, x in v.items() if x is None and isinstance(k, str) and ':' in k] if isinstance(v, dict) else []
+    if bad: raise ValueError(f"{key}: {bad[0]!r} is not a key: value pair; YAML needs a space after the colon, "
+                             f"e.g. {key}={{{bad[0].replace(':', ': ', 1)}}}")
+    return v
 
 # %% ../nbs/05_cli.ipynb #445fce81
 DEFAULT_RUN = dict(dataset='digits', dataset_kwargs={}, model='resnet20', model_kwargs={}, epochs=8, batch_size=64,
