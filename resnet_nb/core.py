@@ -21,46 +21,57 @@ def find_root(path: str | Path = '.') -> Path:
     "The repo root: nearest folder at or above `path` that holds `settings.ini`, else `path` itself."
     p = Path(path).expanduser().resolve()
     for d in (p, *p.parents):
-        if (d/'settings.ini').is_file(): return d
+        if (d / 'settings.ini').is_file():
+            return d
     return p
 
 # %% ../nbs/00_core.ipynb #1fd40541
 def resolve_path(p: str | Path, base: str | Path | None = None) -> Path:
     "`p` if absolute, else `p` under `base` (default: `find_root()`)."
     p = Path(p).expanduser()
-    if p.is_absolute(): return p
-    return Path(base).expanduser().resolve()/p if base is not None else find_root()/p
+    if p.is_absolute():
+        return p
+    return Path(base).expanduser().resolve() / p if base is not None else find_root() / p
 
 # %% ../nbs/00_core.ipynb #50472ded
 def short_path(p: str | Path, base: str | Path | None = None) -> str:
     "`p` for messages: relative to `base` (when given and below it), else to the working directory when below it, else absolute."
     p = Path(p).absolute()
     for b in ([Path(base)] if base is not None else []) + [Path.cwd()]:
-        with contextlib.suppress(ValueError): return p.relative_to(Path(b).absolute()).as_posix()
+        with contextlib.suppress(ValueError):
+            return p.relative_to(Path(b).absolute()).as_posix()
     return str(p)
 
 # %% ../nbs/00_core.ipynb #ec094fd2
 def atomic_save(obj: Any, path) -> Path:
     "`torch.save` (or write text / bytes) to a temporary file next to `path`, fsync, then rename it over `path`."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     try:
         with os.fdopen(fd, 'wb') as f:
-            if isinstance(obj, (str, bytes)): f.write(obj.encode() if isinstance(obj, str) else obj)
-            else: torch.save(obj, f)
-            f.flush(); os.fsync(f.fileno())
+            if isinstance(obj, (str, bytes)):
+                f.write(obj.encode() if isinstance(obj, str) else obj)
+            else:
+                torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError): os.unlink(tmp)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         raise
     return path
 
 # %% ../nbs/00_core.ipynb #1fed44f3
 def read_json(path: str | Path) -> dict:
     "The JSON object in `path`, or {} when the file is missing or unreadable."
-    try: d = json.loads(Path(path).read_text())
-    except (OSError, ValueError): return {}
+    try:
+        d = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
     return d if isinstance(d, dict) else {}
+
 
 def first_value(d: dict, *names: str) -> Any:
     "The value of the first of `names` that `d` holds and that is not None."
@@ -70,15 +81,18 @@ def first_value(d: dict, *names: str) -> Any:
 def check_choice(what: str, value: Any, allowed: Iterable, extra: str = '') -> None:
     "Raise a one-line ValueError if `value` is not in `allowed`: the setting, the value, did-you-mean and the allowed values."
     allowed = list(allowed)
-    if value in allowed: return
+    if value in allowed:
+        return
     close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ''
-    raise ValueError(f"{what}={value!r} is not allowed{hint}; allowed: {', '.join(map(str, allowed))}{extra}")
+    hint = f' (did you mean {close[0]!r}?)' if close else ''
+    raise ValueError(f'{what}={value!r} is not allowed{hint}; allowed: {", ".join(map(str, allowed))}{extra}')
+
 
 def lookup(registry: dict, name: Any, what: str) -> Any:
     "`registry[name]`, or the one-line error of `check_choice`."
     check_choice(what, name, registry)
     return registry[name]
+
 
 def is_num(v: Any) -> bool:
     "True for a finite int or float (not a bool)."
@@ -87,15 +101,21 @@ def is_num(v: Any) -> bool:
 # %% ../nbs/00_core.ipynb #277ab5fe
 def format_value(v: Any, col: str = '') -> str:
     "One table cell: accuracies in %, seconds to 0.1, other floats to 4 decimals (or 3 significant digits when tiny or huge), None as '-'."
-    if v is None: return '-'
-    if isinstance(v, bool) or not isinstance(v, float): return str(v)
-    if col.endswith('acc'): return f'{100 * v:.2f}%'
-    if col == 'seconds': return f'{v:.1f}'
+    if v is None:
+        return '-'
+    if isinstance(v, bool) or not isinstance(v, float):
+        return str(v)
+    if col.endswith('acc'):
+        return f'{100 * v:.2f}%'
+    if col == 'seconds':
+        return f'{v:.1f}'
     return f'{v:.3g}' if v != 0 and (abs(v) < 0.01 or abs(v) >= 1e4) else f'{v:.4f}'
+
 
 def format_table(rows: list[dict], cols: list[str] | None = None, empty: str = '(no runs)') -> str:
     "Rows of dicts as an aligned text table (`format_value` for every cell)."
-    if not rows: return empty
+    if not rows:
+        return empty
     cols = cols or list(dict.fromkeys(k for r in rows for k in r))
     cells = [cols] + [[format_value(r.get(c), c) for c in cols] for r in rows]
     w = [max(len(row[i]) for row in cells) for i in range(len(cols))]
@@ -104,20 +124,29 @@ def format_table(rows: list[dict], cols: list[str] | None = None, empty: str = '
 # %% ../nbs/00_core.ipynb #f29de32b
 def seed_everything(seed: int, deterministic: bool = False) -> None:
     "Seed Python, NumPy and torch (CPU and CUDA); `deterministic` also selects deterministic algorithms."
-    random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
     if deterministic:
         os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
 
+
 def resolve_device(name: str = 'auto', local_rank: int = 0) -> torch.device:
     "'auto': this rank's GPU if there is one, else MPS, else the CPU; 'cuda' on a machine without one is an error."
     if name == 'auto':
-        if torch.cuda.is_available(): name = 'cuda'
-        elif getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): return torch.device('mps')
-        else: return torch.device('cpu')
+        if torch.cuda.is_available():
+            name = 'cuda'
+        elif getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available():
+            return torch.device('mps')
+        else:
+            return torch.device('cpu')
     if name.startswith('cuda'):
-        if not torch.cuda.is_available(): raise ValueError(f"TrainConfig.device={name!r} is not allowed: CUDA is not available here; allowed: 'auto', 'cpu'")
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"TrainConfig.device={name!r} is not allowed: CUDA is not available here; allowed: 'auto', 'cpu'"
+            )
         return torch.device('cuda', local_rank % torch.cuda.device_count()) if name == 'cuda' else torch.device(name)
     return torch.device(name)
 
@@ -125,6 +154,7 @@ def resolve_device(name: str = 'auto', local_rank: int = 0) -> torch.device:
 def dist_on() -> bool:
     "True inside an initialised torch.distributed process group."
     return dist.is_available() and dist.is_initialized()
+
 
 def rank_world() -> tuple[int, int]:
     "(rank, world size) of this process; (0, 1) when not distributed."
@@ -134,35 +164,52 @@ def rank_world() -> tuple[int, int]:
 @dataclass
 class DistInfo:
     "This process's place in a distributed run (rank 0 of 1 when not distributed)."
+
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
     created: bool = False  # this process group was created by `setup_distributed`
+
     @property
-    def is_main(self) -> bool: return self.rank == 0
+    def is_main(self) -> bool:
+        return self.rank == 0
+
 
 def setup_distributed(device: str = 'auto') -> DistInfo:
     "Join the process group when started by torchrun (WORLD_SIZE > 1): NCCL on GPUs, gloo on CPU."
     created = False
     if dist.is_available() and not dist.is_initialized() and int(os.environ.get('WORLD_SIZE', '1')) > 1:
         use_cuda = torch.cuda.is_available() and device != 'cpu'
-        if use_cuda: torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', '0')) % torch.cuda.device_count())
-        dist.init_process_group('nccl' if use_cuda else 'gloo'); created = True
-    if dist_on(): return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get('LOCAL_RANK', dist.get_rank())), created)
+        if use_cuda:
+            torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', '0')) % torch.cuda.device_count())
+        dist.init_process_group('nccl' if use_cuda else 'gloo')
+        created = True
+    if dist_on():
+        return DistInfo(
+            dist.get_rank(), dist.get_world_size(), int(os.environ.get('LOCAL_RANK', dist.get_rank())), created
+        )
     return DistInfo()
+
 
 def broadcast(obj: Any, di: DistInfo) -> Any:
     "Rank 0's `obj` on every rank (a collective under DDP; `obj` itself otherwise)."
-    if di.world_size == 1: return obj
-    box = [obj]; dist.broadcast_object_list(box, src=0); return box[0]
+    if di.world_size == 1:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 # %% ../nbs/00_core.ipynb #1d93c0e3
 def unwrap(model: nn.Module) -> nn.Module:
     "The plain module inside torch.compile and DistributedDataParallel wrappers."
     while True:
-        if isinstance(model, nn.parallel.DistributedDataParallel): model = model.module
-        elif hasattr(model, '_orig_mod'): model = model._orig_mod
-        else: return model
+        if isinstance(model, nn.parallel.DistributedDataParallel):
+            model = model.module
+        elif hasattr(model, '_orig_mod'):
+            model = model._orig_mod
+        else:
+            return model
+
 
 def in_notebook() -> bool:
     "True inside a Jupyter kernel (JupyterLab, papermill, nbclient), False in a terminal or plain python."
