@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_datasets.ipynb #ef7befcd
 from __future__ import annotations
-import gzip, hashlib, inspect, os, pickle, shutil, tarfile, tempfile
+import gzip, hashlib, inspect, os, pickle, shutil, sys, tarfile, tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -302,7 +302,7 @@ def image_folder(
     max_per_class: int | None = None,
     cache: bool = True,
 ) -> ImageData:
-    "Images from `path` (default `root`) laid out as `<class>/*.png|jpg`, or `train/<class>/...` + `test/<class>/...`."
+    "Images from `path` (default `root`) laid out as `<class>/*.png|jpg`, or `train/<class>/...` + `test/<class>/...`; decoded once into `<folder>/.cache/` unless `cache=False`."
     folder = _image_folder_root(root, path)
     if not folder.is_dir():
         raise FileNotFoundError(f'Image folder {folder} does not exist (expected {folder}/<class>/*.png|jpg)')
@@ -349,6 +349,11 @@ def image_folder(
             tmp = cf.with_suffix(f'.{os.getpid()}.tmp')
             torch.save(dict(images=d.images, labels=d.labels, classes=d.classes), tmp)
             os.replace(tmp, cf)
+            print(
+                f'imagefolder: decoded {len(d)} images once into {cf} ({cf.stat().st_size / 1e6:.1f} MB), so later runs start at once; '
+                f'dataset_kwargs={{cache: false}} turns the cache off (delete {cf.parent} to free the space)',
+                file=sys.stderr,
+            )
         except OSError:
             pass  # read-only folder: no cache
     return d
