@@ -11,14 +11,14 @@ from typing import Optional
 import torch, torch.nn as nn
 import torch.distributed as dist
 from tqdm.auto import tqdm
-from .core import atomic_save, dist_on, is_num, unwrap
+from .core import atomic_save, check_choice, dist_on, is_num, unwrap
 from .config import PRECISIONS, MONITORS
-from .learner import Callback, CancelFitException, CancelTrainException
+from .learner import Callback, CancelBatchException, CancelFitException, CancelTrainException
 
 # %% auto #0
 __all__ = ['METRIC_KEYS', 'CSV_COLUMNS', 'DeviceCB', 'MetricsCB', 'SchedulerCB', 'StepLimitCB', 'MixedPrecisionCB', 'GradClipCB',
-           'improved', 'EarlyStoppingCB', 'format_row', 'FileLogCB', 'CSVLoggerCB', 'TensorBoardCB',
-           'TerminalProgressCB']
+           'NonFiniteError', 'NonFiniteCB', 'improved', 'EarlyStoppingCB', 'format_row', 'FileLogCB', 'CSVLoggerCB',
+           'TensorBoardCB', 'TerminalProgressCB']
 
 # %% ../nbs/09_callbacks.ipynb #c209eab0
 class DeviceCB(Callback):
@@ -224,6 +224,45 @@ class GradClipCB(Callback):
         if learn.scaler is not None:
             learn.scaler.unscale_(learn.opt)
         nn.utils.clip_grad_norm_(learn.model.parameters(), self.max_norm)
+
+# %% ../nbs/09_callbacks.ipynb #2abe8e5d
+class NonFiniteError(RuntimeError):
+    "Training produced a NaN or infinite loss."
+
+
+class NonFiniteCB(Callback):
+    "Stop on a non-finite training loss (found on the device, read once per epoch), or skip such batches (`mode='skip'`), counted and logged."
+
+    order = -5
+
+    def __init__(self, mode: str = 'stop'):
+        check_choice('nonfinite', mode, ('stop', 'skip'))
+        self.mode, self.first, self.skipped = mode, None, 0
+
+    def before_train(self, learn):
+        self.first, self.skipped = None, 0
+
+    def after_loss(self, learn):
+        if not learn.training:
+            return
+        bad = ~torch.isfinite(learn.loss.detach()).all()
+        if self.mode == 'skip':
+            if bad.item():
+                self.skipped += 1
+                raise CancelBatchException()
+            return
+        first = torch.full((), -1, dtype=torch.long, device=bad.device) if self.first is None else self.first
+        self.first = torch.where((first < 0) & bad, learn.step + 1, first)  # on the device: no host sync
+
+    def after_train(self, learn):
+        if self.skipped:
+            learn.log(f'epoch {learn.epoch + 1}: skipped {self.skipped} batch(es) with a non-finite loss')
+        step = -1 if self.first is None else int(self.first)  # one read per epoch
+        if step >= 0:
+            raise NonFiniteError(
+                f'non-finite loss (NaN or inf) at epoch {learn.epoch + 1}, step {step}: the run stops; its checkpoints keep the last '
+                'finite weights (try a lower lr, grad_clip, or nonfinite=skip)'
+            )
 
 # %% ../nbs/09_callbacks.ipynb #a4365155
 def improved(v, best, mode: str) -> bool:

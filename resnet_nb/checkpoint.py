@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_checkpoint.ipynb #e53688aa
 from __future__ import annotations
-import io, random
+import io, pickle, random
 from pathlib import Path
 from typing import Optional
 import numpy as np, torch, torch.nn as nn
@@ -12,7 +12,7 @@ import torch.distributed as dist
 from .core import atomic_save, dist_on, rank_world, unwrap
 from .config import MONITORS
 from .learner import Callback, Learner
-from .callbacks import improved
+from .callbacks import NonFiniteError, improved
 
 # %% auto #0
 __all__ = ['CKPT_FORMAT', 'rng_states', 'set_rng_states', 'rank_state', 'gather_rank_states', 'pick_rank_state',
@@ -26,13 +26,22 @@ CKPT_FORMAT = 'resnet_nb-checkpoint-v1'
 def rng_states() -> dict:
     "The states of Python's, NumPy's and torch's (CPU and CUDA) random generators."
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
-    return {'python': random.getstate(), 'numpy': np.random.get_state(), 'torch': torch.get_rng_state(), 'cuda': cuda}
+    kind, keys, pos, has_gauss, gauss = (
+        np.random.get_state()
+    )  # as plain types, so a checkpoint loads with weights_only=True
+    return {
+        'python': random.getstate(),
+        'numpy': [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
+        'torch': torch.get_rng_state(),
+        'cuda': cuda,
+    }
 
 
 def set_rng_states(s: dict) -> None:
     "Restore states saved by `rng_states`."
     random.setstate(s['python'])
-    np.random.set_state(s['numpy'])
+    kind, keys, pos, has_gauss, gauss = s['numpy']
+    np.random.set_state((kind, np.asarray(keys, dtype=np.int64).astype(np.uint32), pos, has_gauss, gauss))
     torch.set_rng_state(s['torch'])
     if s.get('cuda') is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(s['cuda'])
@@ -82,7 +91,7 @@ def checkpoint_state(learn: Learner, ranks: Optional[list] = None) -> dict:
         'rng': ranks[0]['rng'],
         'data_generator': ranks[0]['data_generator'],
         'ranks': ranks,
-        'versions': {'torch': torch.__version__},
+        'versions': {'torch': str(torch.__version__)},
     }
 
 
@@ -98,8 +107,20 @@ def load_checkpoint(path) -> dict:
         path = path / 'checkpoints' / 'last.pt' if (path / 'checkpoints').is_dir() else path / 'last.pt'
     if not path.exists():
         raise FileNotFoundError(f'no checkpoint at {path}')
-    try:
-        ck = torch.load(path, map_location='cpu', weights_only=False)
+    try:  # weights_only: tensors and plain types only, so opening someone else's checkpoint cannot run code
+        ck = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as e:
+        if 'Weights only load failed' in str(e):
+            what = next(
+                (l.strip() for l in str(e).splitlines() if 'Unsupported global' in l),
+                'objects other than tensors and plain values',
+            )
+            raise RuntimeError(
+                f'checkpoint {path} is refused: it holds more than tensors and plain values ({what[:160]}), and opening it could run code'
+            ) from None
+        raise RuntimeError(
+            f'checkpoint {path} is corrupt or unreadable (UnpicklingError: {str(e)[:200]}); it cannot be resumed'
+        ) from None
     except Exception as e:
         raise RuntimeError(
             f'checkpoint {path} is corrupt or unreadable ({type(e).__name__}: {str(e)[:200]}); '
@@ -180,6 +201,11 @@ class CheckpointCB(Callback):
             self.saved_epoch = learn.history[-1]['epoch']
         if not learn.is_main:
             return
+        bad = [n for n, p in unwrap(learn.model).named_parameters() if not torch.isfinite(p).all()]
+        if bad:  # never overwrite a good checkpoint with broken weights
+            raise NonFiniteError(
+                f'epoch {learn.history[-1]["epoch"]}: weights are not finite ({", ".join(bad[:3])}...); no checkpoint written'
+            )
         buf = io.BytesIO()
         torch.save(checkpoint_state(learn, ranks), buf)  # serialise once, write one or two files
         if best:

@@ -11,7 +11,7 @@ import resnet_nb
 from .core import resolve_path, format_table
 from .config import TrainConfig, make_config, parse_overrides, config_help, list_recipes
 from .runs import list_runs, summary_lines
-from .trainer import train
+from .trainer import RunInterrupted, train
 from .sweep import sweep_command
 
 # %% auto #0
@@ -30,7 +30,10 @@ def _config(config, words, extra: dict | None = None) -> TrainConfig:
 
 
 def _train(cfg: TrainConfig, cbs=None) -> Path:
-    run_dir = train(cfg, cbs=cbs)  # under torchrun, train() joins the process group (NCCL on GPUs, gloo on CPU)
+    try:
+        run_dir = train(cfg, cbs=cbs)  # under torchrun, train() joins the process group (NCCL on GPUs, gloo on CPU)
+    except (ValueError, FileNotFoundError) as e:  # a bad setting found before training (data, model, resume)
+        raise UsageError(str(e).splitlines()[0]) from e
     if int(os.environ.get('RANK', 0)) == 0:
         print(summary_lines(run_dir))
     return run_dir
@@ -103,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         '  torchrun --nproc_per_node=2 -m resnet_nb.cli train --config he2016_cifar10_resnet20',
     )
     p.add_argument('--version', action='version', version=f'resnet_nb {resnet_nb.__version__}')
+    p.add_argument('--debug', action='store_true', help='show tracebacks (also: RESNET_NB_DEBUG=1)')
     sub = p.add_subparsers(dest='command', metavar='{train,sweep,runs,resume}')
     t = sub.add_parser(
         'train',
@@ -188,11 +192,26 @@ def run_cli(argv: list[str] | None = None, cbs: list | None = None):
     if args.command is None:
         p.print_help()
         return None
+    debug = args.debug or bool(os.environ.get('RESNET_NB_DEBUG'))
     try:
         return args.func(args, cbs)
     except UsageError as e:
+        if debug:
+            raise
         print(f'resnet_nb {args.command}: error: {e}', file=sys.stderr)
         raise SystemExit(2)
+    except RunInterrupted as e:  # SIGTERM / SIGINT: the run folder says stopped and how to resume
+        print(f'resnet_nb {args.command}: {e}', file=sys.stderr)
+        raise SystemExit(128 + e.signum)
+    except Exception as e:
+        if debug:
+            raise
+        msg = str(e).splitlines()[0] if str(e) else ''
+        print(
+            f'resnet_nb {args.command}: error: {type(e).__name__}: {msg} (add --debug for the traceback)',
+            file=sys.stderr,
+        )
+        raise SystemExit(1)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,6 +39,7 @@ def choices() -> dict[str, list]:
         'loader': ['auto', *LOADERS],
         'normalize': list(NORMALIZERS),
         'milestone_unit': ['epoch', 'step'],
+        'nonfinite': ['stop', 'skip'],
     }
 
 # %% ../nbs/07_config.ipynb #8bb09d74
@@ -188,6 +189,10 @@ class TrainConfig(BaseModel):
     gamma: float = setting(0.1, 'The multistep factor.', gt=0, le=1)
     min_lr: float = setting(0.0, 'The floor of the cosine and linear schedules.', allowed='a number in [0, lr]')
     label_smoothing: float = setting(0.0, 'Label smoothing of the cross-entropy loss.', ge=0, lt=1)
+    nonfinite: str = setting(
+        'stop',
+        'On a NaN or infinite loss: stop the run (checked on the device, read once per epoch) or skip the batch (one host sync per step).',
+    )
     grad_clip: Optional[float] = setting(
         None, 'Clip the global gradient norm to this value; null (or 0) for no clipping.', gt=0
     )
@@ -230,6 +235,10 @@ class TrainConfig(BaseModel):
     )
     tb_histograms: bool = setting(False, 'Log weight and gradient histograms to TensorBoard.')
     test: bool = setting(True, 'Evaluate the best checkpoint on the test set at the end.')
+    fresh_optimizer: bool = setting(
+        False,
+        'On resume: start the optimizer state afresh, which allows changing optimizer, momentum, betas and weight decay.',
+    )
 
     def __init__(self, **data):
         try:
@@ -254,9 +263,6 @@ class TrainConfig(BaseModel):
                 out[k] = None
         if out.get('resume') is False:
             out['resume'] = None
-        vs = out.get('val_split')
-        if isinstance(vs, float) and vs.is_integer() and vs >= 1:
-            out['val_split'] = int(vs)
         return out
 
     @field_validator(*list(choices()))

@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_runs.ipynb #adcf608f
 from __future__ import annotations
-import contextlib, csv, datetime, itertools, json, platform, re, subprocess, sys, time
+import contextlib, csv, datetime, itertools, json, os, platform, re, subprocess, sys, time
 from pathlib import Path
 from typing import Optional
 import numpy as np, torch, torch.nn as nn, yaml
@@ -14,8 +14,8 @@ from .learner import Callback
 from .checkpoint import CheckpointCB
 
 # %% auto #0
-__all__ = ['make_run_dir', 'find_run', 'resolve_resume', 'environment_info', 'model_summary', 'load_history', 'best_of',
-           'run_info', 'find_runs', 'list_runs', 'load_run', 'summary_lines', 'SummaryCB']
+__all__ = ['make_run_dir', 'find_run', 'resolve_resume', 'remove_stale_temps', 'pid_alive', 'environment_info', 'model_summary',
+           'load_history', 'best_of', 'run_info', 'find_runs', 'list_runs', 'load_run', 'summary_lines', 'SummaryCB']
 
 # %% ../nbs/11_runs.ipynb #5a841ade
 def make_run_dir(runs_dir='runs', name: str = 'run') -> Path:
@@ -54,9 +54,30 @@ def resolve_resume(cfg: TrainConfig) -> Path:
             )
     else:
         d = next((p for p in (Path(r), resolve_path(r), resolve_path(cfg.runs_dir) / r) if p.is_dir()), Path(r))
-    if not (d / 'checkpoints' / 'last.pt').exists():
-        raise FileNotFoundError(f'TrainConfig.resume={r!r}: {d} is not a run folder with checkpoints/last.pt')
+    if not (d / 'config.yaml').is_file():  # a run folder without last.pt (killed in its first epoch) restarts
+        raise FileNotFoundError(f'TrainConfig.resume={r!r}: {d} is not a run folder (no config.yaml)')
     return d
+
+
+def remove_stale_temps(run_dir: str | Path) -> list[Path]:
+    "Remove the temporary files that writes cut short by a kill left in a run folder (`.<name>.<random>.tmp`); returns them."
+    found = [p for p in Path(run_dir).rglob('.*.tmp') if p.is_file()]
+    for p in found:
+        p.unlink(missing_ok=True)
+    return found
+
+
+def pid_alive(pid: int | None) -> bool:
+    "Whether process `pid` exists on this machine."
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 # %% ../nbs/11_runs.ipynb #d5d4caae
 def environment_info(device=None) -> dict:
@@ -147,13 +168,23 @@ def best_of(history: list, key: str, mode: str = 'max') -> tuple:
 def run_info(run_dir: str | Path, root: str | Path | None = None) -> dict:
     "One row about a run folder (named relative to `root`): status, dataset, model, epochs done, best val and test accuracy."
     rd = Path(run_dir)
-    cfg = yaml.safe_load((rd / 'config.yaml').read_text()) or {}
+    name = str(rd.relative_to(root)) if root else rd.name
+    try:
+        cfg = yaml.safe_load((rd / 'config.yaml').read_text()) or {}
+        if not isinstance(cfg, dict):
+            raise ValueError(f'config.yaml holds a {type(cfg).__name__}, not a mapping')
+        m = rd / 'metrics.csv'
+        done = max(len(m.read_text().splitlines()) - 1, 0) if m.exists() else 0
+    except (OSError, ValueError, yaml.YAMLError) as e:
+        return dict(
+            run=name, status='corrupt', error=f'{type(e).__name__}: {str(e).splitlines()[0][:120]}', path=str(rd)
+        )
     s = read_json(rd / 'summary.json')
-    m = rd / 'metrics.csv'
-    done = max(len(m.read_text().splitlines()) - 1, 0) if m.exists() else 0
     status = s.get('status', 'done') if s else 'incomplete' if (rd / 'checkpoints' / 'last.pt').exists() else 'started'
+    if status == 'running' and s.get('host') == platform.node() and not pid_alive(s.get('pid')):
+        status = 'died'  # its process is gone: resume it
     return dict(
-        run=str(rd.relative_to(root)) if root else rd.name,
+        run=name,
         status=status,
         dataset=cfg.get('dataset'),
         model=cfg.get('model'),
@@ -214,6 +245,8 @@ class SummaryCB(Callback):
         bva, bve = best_of(h, 'val_acc')
         s = {
             **self.info,
+            'pid': os.getpid(),
+            'host': platform.node(),
             'run_dir': str(self.path.parent),
             'status': status,
             'best_val_acc': bva,
@@ -244,7 +277,7 @@ class SummaryCB(Callback):
         self.finish(learn, 'stopped' if learn.cancelled else 'completed')
 
     def cleanup_fit(self, learn):
-        "A fit that raised: the summary says so (`failed`, or `stopped` for Ctrl-C), with the error."
+        "A fit that raised: the summary says so (`failed`, or `stopped` for a signal or Ctrl-C) with the error, and how to resume."
         if self.done:
             return
         e = sys.exc_info()[1]
@@ -253,6 +286,8 @@ class SummaryCB(Callback):
         if err:
             learn.log(f'run {status}: {err["error"]}')
         self.finish(learn, status, err)
+        if e is not None:
+            learn.log(f'resume with: resnet_nb resume {short_path(self.path.parent)}')
 
     def finish(self, learn, status: str, extra: dict | None = None):
         "The final summary and the log's last line."

@@ -10,13 +10,13 @@ from pathlib import Path
 import yaml
 import resnet_nb
 from .core import find_root, resolve_path, short_path, read_json, first_value, atomic_save, format_table
-from .config import TrainConfig, config_changes, make_config, load_recipe, parse_value
+from .config import TrainConfig, config_changes, make_config, load_recipe, parse_value, parameters_source
 
 # %% auto #0
 __all__ = ['NOTEBOOK_ONLY', 'RUN_DIR_KEY', 'notebook_params', 'notebook_config', 'show_run_dir', 'run_dir_of', 'train_notebook',
-           'notebook_defaults', 'recipe_params', 'run_notebook', 'stderr_to', 'split_values', 'parse_sweep_words',
-           'point_key', 'expand_grid', 'load_grid', 'load_manifest', 'varying_keys', 'point_name', 'should_run',
-           'run_sweep', 'sweep_table', 'sweep_command']
+           'sync_parameters_cell', 'notebook_defaults', 'recipe_params', 'run_notebook', 'stderr_to', 'split_values',
+           'parse_sweep_words', 'point_key', 'expand_grid', 'load_grid', 'load_manifest', 'varying_keys', 'point_name',
+           'should_run', 'run_sweep', 'sweep_table', 'sweep_command']
 
 # %% ../nbs/16_sweep.ipynb #52648385
 _PLAIN = (str, int, float, bool, list, dict, tuple, type(None))
@@ -80,6 +80,20 @@ def train_notebook() -> Path:
         if c.is_file():
             return c
     raise FileNotFoundError('nbs/train.ipynb not found: papermill runs need a clone of the resnet_nb repository')
+
+
+def sync_parameters_cell(notebook: str | Path | None = None) -> bool:
+    "Rewrite the parameters cell of the training notebook from `TrainConfig` (after a field was added or changed); True if it changed."
+    import nbformat
+
+    path = str(notebook or train_notebook())
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if 'parameters' in c.metadata.get('tags', []))
+    if cell.source == parameters_source():
+        return False
+    cell.source = parameters_source()
+    nbformat.write(nb, path)
+    return True
 
 
 def notebook_defaults(notebook: str | Path | None = None) -> dict:

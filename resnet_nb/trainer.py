@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_trainer.ipynb #20bcdf6f
 from __future__ import annotations
-import math, warnings
+import contextlib, math, shutil, signal, threading, warnings
 from pathlib import Path
 from typing import Callable, Optional
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -34,6 +34,7 @@ from resnet_nb.callbacks import (
     StepLimitCB,
     MixedPrecisionCB,
     GradClipCB,
+    NonFiniteCB,
     EarlyStoppingCB,
     FileLogCB,
     CSVLoggerCB,
@@ -42,10 +43,19 @@ from resnet_nb.callbacks import (
     METRIC_KEYS,
 )
 from .checkpoint import CheckpointCB, load_checkpoint, load_model_state, restore_checkpoint
-from .runs import SummaryCB, best_of, environment_info, make_run_dir, model_summary, resolve_resume
+from resnet_nb.runs import (
+    SummaryCB,
+    best_of,
+    environment_info,
+    make_run_dir,
+    model_summary,
+    remove_stale_temps,
+    resolve_resume,
+)
 
 # %% auto #0
-__all__ = ['progress_callback', 'build_learner', 'evaluate', 'TestCB', 'HParamsCB', 'run_callbacks', 'train']
+__all__ = ['RESUMABLE', 'OPTIMIZER_STATE', 'progress_callback', 'build_learner', 'evaluate', 'TestCB', 'HParamsCB',
+           'check_resume', 'clear_for_restart', 'RunInterrupted', 'stop_on_signals', 'run_callbacks', 'train']
 
 # %% ../nbs/13_trainer.ipynb #4ce9738f
 def progress_callback(mode: str = 'auto') -> Optional[Callback]:
@@ -82,6 +92,10 @@ def build_learner(cfg: TrainConfig, dist_info: Optional[DistInfo] = None, device
         dataset_kwargs=cfg.dataset_kwargs,
         eval_batch_size=cfg.eval_batch_size,
     )
+    if dls.n_train < cfg.batch_size:
+        raise ValueError(
+            f'TrainConfig.batch_size={cfg.batch_size} is not allowed: {cfg.dataset} has {dls.n_train} training images; allowed: an integer <= {dls.n_train}'
+        )
     model = create_model(cfg.model, num_classes=len(dls.classes), in_chans=dls.in_chans, **cfg.model_kwargs)
     if cfg.sync_bn and di.world_size > 1:
         if device.type == 'cuda':
@@ -101,7 +115,7 @@ def build_learner(cfg: TrainConfig, dist_info: Optional[DistInfo] = None, device
         net = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == 'cuda' else None)
     if cfg.compile:
         net = torch.compile(net)
-    cbs = [DeviceCB(device, cfg.channels_last), MetricsCB(), SchedulerCB(sched)]
+    cbs = [DeviceCB(device, cfg.channels_last), MetricsCB(), SchedulerCB(sched), NonFiniteCB(cfg.nonfinite)]
     if PRECISIONS[cfg.precision] is not None:
         cbs.append(MixedPrecisionCB(cfg.precision, device.type))
     if cfg.grad_clip:
@@ -177,6 +191,102 @@ class HParamsCB(Callback):
         }
         tb.log_final({k: v for k, v in learn.cfg.to_dict().items() if k not in _NOT_HPARAMS}, final)
 
+# %% ../nbs/13_trainer.ipynb #8c1fb10b
+RESUMABLE = (
+    'epochs',
+    'max_steps',
+    'lr',
+    'scheduler',
+    'warmup_epochs',
+    'milestones',
+    'milestone_unit',
+    'gamma',
+    'min_lr',
+    'grad_clip',
+    'patience',
+    'save_every',
+    'progress',
+    'tb_histograms',
+    'test',
+    'device',
+    'num_workers',
+    'loader',
+    'eval_batch_size',
+    'compile',
+    'precision',
+    'channels_last',
+    'nonfinite',
+    'deterministic',
+    'sync_bn',
+    'data_dir',
+    'runs_dir',
+    'name',
+    'resume',
+    'fresh_optimizer',
+)
+OPTIMIZER_STATE = ('optimizer', 'momentum', 'betas', 'nesterov', 'weight_decay', 'wd_on_norm_bias')
+
+
+def check_resume(ck: dict, cfg: TrainConfig) -> None:
+    "Refuse, in one line, a resume whose overrides contradict the saved run (model, data, seed...), or that would train backwards."
+    old, now = ck.get('config') or {}, cfg.to_dict()
+    changed = [k for k in now if k in old and old[k] != now[k]]
+    show = lambda ks: ', '.join(f'{k} ({old[k]!r} -> {now[k]!r})' for k in ks)
+    fixed = [k for k in changed if k not in RESUMABLE + OPTIMIZER_STATE]
+    if fixed:
+        raise ValueError(
+            f'resume cannot change {show(fixed)}: the saved run was trained with the old values; start a new run '
+            f'instead (a resume may change: {", ".join(RESUMABLE[:-4])})'
+        )
+    opt = [k for k in changed if k in OPTIMIZER_STATE]
+    if opt and not cfg.fresh_optimizer:
+        raise ValueError(
+            f'resume cannot change {show(opt)} with the saved optimizer state; add fresh_optimizer=true to start it afresh'
+        )
+    if cfg.max_steps is None and cfg.epochs < ck['epoch']:
+        raise ValueError(
+            f'TrainConfig.epochs={cfg.epochs} is not allowed on resume: the run has done {ck["epoch"]} epochs; '
+            f'allowed: epochs >= {ck["epoch"]}'
+        )
+    if cfg.max_steps is not None and cfg.max_steps < ck['step']:
+        raise ValueError(
+            f'TrainConfig.max_steps={cfg.max_steps} is not allowed on resume: the run has done {ck["step"]} steps; '
+            f'allowed: max_steps >= {ck["step"]}'
+        )
+
+
+def clear_for_restart(run_dir: Path) -> None:
+    "Empty a run folder that has no `last.pt` of what a partial first epoch left (best.pt, metrics, events), keeping config and log."
+    for p in [run_dir / 'metrics.csv', run_dir / 'summary.json', *(run_dir / 'checkpoints').glob('*.pt')]:
+        p.unlink(missing_ok=True)
+    shutil.rmtree(run_dir / 'tb', ignore_errors=True)
+
+
+class RunInterrupted(KeyboardInterrupt):
+    "A run stopped by a signal: SIGTERM (a scheduler) or SIGINT (Ctrl-C)."
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(f'stopped by {signal.Signals(signum).name}')
+
+
+@contextlib.contextmanager
+def stop_on_signals(signals: tuple = (signal.SIGTERM, signal.SIGINT)):
+    "While the block runs (in the main thread), SIGTERM and SIGINT raise `RunInterrupted`; the old handlers come back after."
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise RunInterrupted(signum)
+
+    old = {s: signal.signal(s, handler) for s in signals}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
 # %% ../nbs/13_trainer.ipynb #cb42dc77
 def run_callbacks(learn: Learner, cfg: TrainConfig, di: DistInfo, resumed: bool) -> list:
     "The callbacks of a session with a run folder: checkpoints, test, and on rank 0 log, CSV, TensorBoard, hparams, summary and progress."
@@ -237,14 +347,29 @@ def train(cfg: TrainConfig, cbs: Optional[list] = None) -> Path:
 def _train(cfg: TrainConfig, cbs: list, di: DistInfo) -> Path:
     device = resolve_device(cfg.device, di.local_rank)
     resume_dir = resolve_resume(cfg) if cfg.resume and di.is_main else None
+    resume_dir = broadcast(str(resume_dir) if resume_dir else None, di)
+    last = Path(resume_dir) / 'checkpoints' / 'last.pt' if resume_dir else None
+    ck = load_checkpoint(last) if last is not None and last.exists() else None
+    if ck is not None:
+        check_resume(ck, cfg)  # before any work
     seed_everything(cfg.seed, cfg.deterministic)
     learn = build_learner(cfg, di, device)  # data and model problems surface here, before any folder is made
+    if di.is_main and resume_dir:
+        remove_stale_temps(resume_dir)
+        if ck is None:
+            clear_for_restart(resume_dir)
     run_dir = (resume_dir or make_run_dir(cfg.runs_dir, cfg.run_name)) if di.is_main else None
     learn.run_dir = run_dir = Path(broadcast(str(run_dir) if run_dir else None, di))
-    ck = load_checkpoint(run_dir / 'checkpoints' / 'last.pt') if cfg.resume else None
     for cb in run_callbacks(learn, cfg, di, resumed=ck is not None) + cbs:
         learn.add_cb(cb)
+    if resume_dir and ck is None:
+        learn.log('no checkpoint was written before the run stopped: it restarts from the beginning in the same folder')
     if ck is not None:
+        if cfg.fresh_optimizer:
+            ck = {**ck, 'opt': None}
+            learn.log(
+                'fresh_optimizer=true: the optimizer state starts afresh (weights, schedule and random states are restored)'
+            )
         restore_checkpoint(learn, ck)
         old, now = ck.get('config') or {}, cfg.replace(resume=None).to_dict()
         diff = {k: (old.get(k), v) for k, v in now.items() if k in old and old[k] != v}
@@ -254,5 +379,6 @@ def _train(cfg: TrainConfig, cbs: list, di: DistInfo) -> Path:
         )
     if di.is_main:
         atomic_save(cfg.replace(resume=None).to_yaml(), run_dir / 'config.yaml')
-    learn.fit(learn.planned_epochs)
+    with stop_on_signals():
+        learn.fit(learn.planned_epochs)
     return run_dir
