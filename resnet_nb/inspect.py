@@ -38,9 +38,7 @@ def find_modules(model: nn.Module, modules) -> dict[str, nn.Module]:
         else:
             hits = [n for n, m in named.items() if isinstance(m, s)] if isinstance(s, type) else [names_of.get(id(s))]
         if not hits or None in hits:
-            raise ValueError(
-                f'modules={s!r} is not allowed; allowed: names, patterns, types or submodules of the model'
-            )
+            raise ValueError(f'modules={s!r} is not allowed; allowed: names, patterns, types or submodules')
         out.update(hits)
     return {n: m for n, m in named.items() if n in out}
 
@@ -100,9 +98,7 @@ def default_layers(model: nn.Module) -> list[str]:
     m = unwrap(model)
     names = dict(m.named_modules())
     if not hasattr(m, 'stage_names'):
-        raise ValueError(
-            f'model={type(m).__name__} is not allowed; allowed: models of create_model (or name the modules)'
-        )
+        raise ValueError(f'model={type(m).__name__} is not allowed; allowed: create_model models (or name modules)')
     stem, pooled = (next(n for n in pair if n in names) for pair in (('maxpool', 'prep'), ('avgpool', 'pool')))
     if not isinstance(m, ResNet):
         return [stem, *m.stage_names, pooled]
@@ -115,10 +111,8 @@ def model_summary(
     "torchinfo's summary of `model` on one image of `dataset` (a name with its kwargs, an ImageData or DataLoaders)."
     if isinstance(dataset, str):
         dataset = get_dataset(dataset, train=True, download=False, **dataset_kwargs)
-    if isinstance(dataset, DataLoaders):
-        chans, size = dataset.in_chans, dataset.image_size
-    else:
-        chans, size = dataset.images.shape[1], dataset.images.shape[-1]
+    d = dataset
+    chans, size = (d.in_chans, d.image_size) if isinstance(d, DataLoaders) else (d.images.shape[1], d.images.shape[-1])
     return summary_text(unwrap(model), chans, size, device)
 
 # %% ../nbs/15_inspect.ipynb #535b1482
@@ -163,26 +157,22 @@ class _Recorder(Callback):
 class ActivationStatsCB(_Recorder):
     "Every `every` training steps, per layer: mean, std, near-zero fraction and histogram of |x|; on the device until read."
 
+    hist_max, hist_values = 10.0, 2**16  # the histogram's range [0, hist_max], and at most this many values sampled
+
     def __init__(
-        self,
-        modules=None,
-        every: int = 1,
-        bins: int = 40,
-        hist_max: float = 10,
-        zero_eps: float = 0.01,
-        read_every: int = 50,
-        tb_every: int = 5,
+        self, modules=None, every: int = 10, bins: int = 40, zero_eps: float = 0.01, read_every=50, tb_every=5
     ):
         super().__init__(every, read_every, tb_every)
-        self.modules, self.bins, self.hist_max, self.zero_eps, self.names = modules, bins, hist_max, zero_eps, []
-        self.hooks, self._rec = None, False
+        self.modules, self.bins, self.zero_eps = modules, bins, zero_eps
+        self.names, self.hooks, self._rec = [], None, False
 
     def _stats(self, name, module, inp, out) -> Optional[Tensor]:
         if not self._rec:
             return None
         x = out.detach().float()
         a = x.abs()
-        hist = torch.histc(a.clamp(max=self.hist_max), self.bins, 0, self.hist_max) / x.numel()
+        s = a.flatten()[:: max(1, a.numel() // self.hist_values)]  # a strided sample: histc is slow on CPUs
+        hist = torch.histc(s.clamp(max=self.hist_max), self.bins, 0, self.hist_max) / s.numel()
         return torch.cat([torch.stack([x.mean(), x.std(), (a < self.zero_eps).float().mean()]), hist])
 
     def before_fit(self, learn):
@@ -344,24 +334,22 @@ class MinibatchCKA:
     "CKA of every layer pair from unbiased HSIC summed over minibatches (Nguyen, Raghu and Kornblith 2021); keeps only `[La, Lb]` sums."
 
     def __init__(self):
-        self.kl = self.kk = self.ll = None
-        self.n_batches = 0
+        self.sums, self.n_batches = None, 0  # HSIC(K, L) [La, Lb], HSIC(K, K) [La], HSIC(L, L) [Lb]
 
     def update(self, grams_a: Tensor, grams_b: Optional[Tensor] = None) -> None:
         "Add one minibatch: Gram matrices `[La, n, n]` of model A and `[Lb, n, n]` of model B (None: B is A)."
         kl = hsic(grams_a, grams_a if grams_b is None else grams_b)
         kk = kl.diagonal() if grams_b is None else hsic(grams_a, grams_a).diagonal()
         ll = kk if grams_b is None else hsic(grams_b, grams_b).diagonal()
-        self.kl, self.kk, self.ll = (
-            v if s is None else s + v for s, v in ((self.kl, kl), (self.kk, kk), (self.ll, ll))
-        )
+        self.sums = (kl, kk, ll) if self.sums is None else [s + v for s, v in zip(self.sums, (kl, kk, ll))]
         self.n_batches += 1
 
     def compute(self) -> Tensor:
         "`[La, Lb]` CKA (float64, on the CPU)."
-        if self.kl is None:
+        if self.sums is None:
             raise ValueError('n_batches=0 is not allowed; allowed: at least one batch of >= 4 samples')
-        return (self.kl / (self.kk[:, None] * self.ll[None]).sqrt()).cpu()
+        kl, kk, ll = self.sums
+        return (kl / (kk[:, None] * ll[None]).sqrt()).cpu()
 
 # %% ../nbs/15_inspect.ipynb #fb3ccca9
 def _gram(name, module, inp, out) -> Tensor:
@@ -439,9 +427,7 @@ def load_run_model(run: str | Path, checkpoint: str = 'best', device: str = 'cpu
     dirs = (Path(run), resolve_path(run), resolve_path('runs') / str(run))
     rd = next((p for p in dirs if (p / 'config.yaml').is_file()), None)
     if rd is None:
-        raise FileNotFoundError(
-            f'run={str(run)!r} is not allowed; allowed: a run folder (with config.yaml) or its name'
-        )
+        raise FileNotFoundError(f'run={str(run)!r} is not allowed; allowed: a run folder (config.yaml) or its name')
     check_choice('checkpoint', checkpoint, sorted(p.stem for p in (rd / 'checkpoints').glob('*.pt')))
     over = dict(device=device, loader='device', num_workers=0, compile=False, progress='none')
     learn = build_learner(TrainConfig.from_yaml(rd / 'config.yaml', **over))
@@ -451,19 +437,12 @@ def load_run_model(run: str | Path, checkpoint: str = 'best', device: str = 'cpu
     return model.eval(), learn.dls
 
 # %% ../nbs/15_inspect.ipynb #f4c1de1a
-def cka_runs(
-    runs: list,
-    split: str = 'test',
-    data=None,
-    n_batches: int | None = None,
-    device: str = 'cpu',
-    checkpoint: str = 'best',
-) -> tuple:
+def cka_runs(runs: list, split: str = 'test', data=None, n_batches: int | None = None, device: str = 'cpu') -> tuple:
     "Self-similarity CKA of each run's model on the same data (default: the first run's `split`), heatmaps side by side by size: (figure, results)."
     import matplotlib.pyplot as plt
 
     check_choice('split', split, ('val', 'test'))
-    loaded = [load_run_model(r, checkpoint, device) for r in runs]
+    loaded = [load_run_model(r, 'best', device) for r in runs]
     if data is None:
         data = getattr(loaded[0][1], split) or loaded[0][1].test
     results = []
@@ -487,7 +466,7 @@ def cka_command(args) -> Path:
         fig = cka_runs([args.run], split, n_batches=nb, device=dev)[0]
     else:
         (ma, dls), (mb, _) = load_run_model(args.run, device=dev), load_run_model(args.run_b, device=dev)
-        m = layer_cka(ma, mb, getattr(dls, split), n_batches=nb, device=dev)
+        m = layer_cka(ma, mb, getattr(dls, split) or dls.test, n_batches=nb, device=dev)
         ax = plot_cka(m, default_layers(ma), default_layers(mb), title=f'linear CKA ({split})')
         ax.set(ylabel=ma.run_dir.name, xlabel=mb.run_dir.name)
         fig = ax.figure
