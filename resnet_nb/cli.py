@@ -13,9 +13,11 @@ from .config import TrainConfig, make_config, parse_overrides, config_help, list
 from .runs import list_runs, summary_lines
 from .trainer import RunInterrupted, train
 from .sweep import sweep_command
+from .inspect import cka_command
 
 # %% auto #0
-__all__ = ['RUNS_COLUMNS', 'UsageError', 'cmd_train', 'cmd_resume', 'cmd_runs', 'cmd_sweep', 'build_parser', 'run_cli', 'main']
+__all__ = ['RUNS_COLUMNS', 'UsageError', 'cmd_train', 'cmd_resume', 'cmd_runs', 'cmd_cka', 'cmd_sweep', 'build_parser', 'run_cli',
+           'main']
 
 # %% ../nbs/18_cli.ipynb #d8850a7c
 class UsageError(Exception):
@@ -76,6 +78,14 @@ def cmd_runs(args, cbs=None) -> list[dict]:
     return rows
 
 
+def cmd_cka(args, cbs=None) -> Path:
+    "`resnet_nb cka RUN [RUN_B] [--out cka.png]`, implemented in `resnet_nb.inspect`."
+    try:
+        return cka_command(args)
+    except (ValueError, FileNotFoundError) as e:
+        raise UsageError(str(e).splitlines()[0]) from None
+
+
 def cmd_sweep(args, cbs=None):
     "`resnet_nb sweep ...`, implemented in `resnet_nb.sweep`."
     try:
@@ -107,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument('--version', action='version', version=f'resnet_nb {resnet_nb.__version__}')
     p.add_argument('--debug', action='store_true', help='show tracebacks (also: RESNET_NB_DEBUG=1)')
-    sub = p.add_subparsers(dest='command', metavar='{train,sweep,runs,resume}')
+    sub = p.add_subparsers(dest='command', metavar='{train,sweep,runs,resume,cka}')
     t = sub.add_parser(
         'train',
         help='train one run',
@@ -171,6 +181,16 @@ def build_parser() -> argparse.ArgumentParser:
         '--sort', metavar='KEY', help=f'column to sort by: {", ".join(RUNS_COLUMNS)} (accuracies best first)'
     )
     r.set_defaults(func=cmd_runs)
+    k = sub.add_parser('cka', help='CKA heatmap of the layers of a run (or of RUN against RUN_B) on its test split')
+    k.add_argument('run', help='the run folder (or its name under runs/)')
+    k.add_argument(
+        'run_b', nargs='?', default=None, help='a second run: every layer of RUN (rows) against RUN_B (columns)'
+    )
+    k.add_argument('--out', default='cka.png', help='the PNG to write (default: cka.png)')
+    k.add_argument('--split', default='test', choices=['val', 'test'], help='the split of the first run to compare on')
+    k.add_argument('--n-batches', dest='n_batches', type=int, default=None, help='only the first N batches')
+    k.add_argument('--device', default='cpu', help='cpu, cuda or mps')
+    k.set_defaults(func=cmd_cka)
     u = sub.add_parser(
         'resume',
         help='continue a run from its last checkpoint',

@@ -32,13 +32,14 @@ def make_run_dir(runs_dir='runs', name: str = 'run') -> Path:
             pass
 
 
-def find_run(runs_dir, name: str) -> Optional[Path]:
-    "The latest run folder of `name` under `runs_dir` that has `checkpoints/last.pt`, or None."
+def find_run(runs_dir: str | Path, name: str, need_checkpoint: bool = True) -> Optional[Path]:
+    "The latest run folder of `name` under `runs_dir` that has `checkpoints/last.pt` (or only a `config.yaml`), or None."
     pat = re.compile(rf'(\d{{8}}-\d{{6}})-{re.escape(name)}(?:-(\d+))?')
+    need = 'checkpoints/last.pt' if need_checkpoint else 'config.yaml'
     runs = [
         (m[1], int(m[2] or 1), d)
         for d in resolve_path(runs_dir).glob('*')
-        if (m := pat.fullmatch(d.name)) and (d / 'checkpoints' / 'last.pt').exists()
+        if (m := pat.fullmatch(d.name)) and (d / need).exists()
     ]
     return max(runs)[2] if runs else None
 

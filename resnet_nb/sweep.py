@@ -10,6 +10,8 @@ from pathlib import Path
 import yaml
 import resnet_nb
 from .core import find_root, resolve_path, short_path, read_json, first_value, atomic_save, format_table
+from filelock import FileLock, Timeout
+from .runs import find_run
 from .config import TrainConfig, config_changes, make_config, load_recipe, parse_value, parameters_source
 
 # %% auto #0
@@ -312,6 +314,22 @@ def run_sweep(
             raise ValueError(f'sweep point {i + 1} of {len(points)} ({point_name(p, axes)}): {e}') from None
     sdir = resolve_path(runs_dir) / f'sweep-{name}'
     (sdir / 'notebooks').mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(sdir / 'sweep.lock'))
+    try:
+        lock.acquire(timeout=0)  # one sweep per folder at a time: a second start would run every point twice
+    except Timeout:
+        raise ValueError(
+            f'sweep {name!r} is already running in another process ({short_path(sdir)} is locked); '
+            'wait for it to end or stop it, then start it again to run what is left'
+        ) from None
+    try:
+        return _sweep_locked(points, name, sdir, jobs, notebook, retry_failed, verbose, axes)
+    finally:
+        lock.release()
+
+
+def _sweep_locked(points, name, sdir, jobs, notebook, retry_failed, verbose, axes) -> list[dict]:
+    "The body of `run_sweep`, run while the sweep's lock is held."
     man = load_manifest(sdir)
     man.update(name=name, created=man.get('created', time.strftime('%Y-%m-%d %H:%M:%S')))
     recs = man['points']
@@ -321,8 +339,17 @@ def run_sweep(
         k, r = point_key(p), recs.get(point_key(p), {})
         if not should_run(r, retry_failed):
             continue
+        prev = (
+            find_run(sdir, r['name'], need_checkpoint=False) if r.get('status') == 'running' else None
+        )  # killed mid-run
         recs[k] = dict(
-            key=k, index=i, name=point_name(p, axes), params=p, status='running', attempts=r.get('attempts', 0) + 1
+            key=k,
+            index=i,
+            name=point_name(p, axes),
+            params=p,
+            status='running',
+            attempts=r.get('attempts', 0) + 1,
+            resumed_from=str(prev) if prev else None,
         )
         todo.append(k)
     save()
@@ -333,7 +360,7 @@ def run_sweep(
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
     args = {
         k: (
-            recs[k]['params'],
+            {**recs[k]['params'], **({'resume': recs[k]['resumed_from']} if recs[k]['resumed_from'] else {})},
             recs[k]['name'],
             str(sdir),
             str(notebook) if notebook else None,

@@ -348,7 +348,8 @@ def _train(cfg: TrainConfig, cbs: list, di: DistInfo) -> Path:
     device = resolve_device(cfg.device, di.local_rank)
     resume_dir = resolve_resume(cfg) if cfg.resume and di.is_main else None
     resume_dir = broadcast(str(resume_dir) if resume_dir else None, di)
-    last = Path(resume_dir) / 'checkpoints' / 'last.pt' if resume_dir else None
+    resume_dir = Path(resume_dir) if resume_dir else None
+    last = resume_dir / 'checkpoints' / 'last.pt' if resume_dir else None
     ck = load_checkpoint(last) if last is not None and last.exists() else None
     if ck is not None:
         check_resume(ck, cfg)  # before any work
