@@ -14,8 +14,8 @@ from .core import check_choice, unwrap
 from .blocks import ResBlock, Residual, ConvNormAct, get_block, get_norm, get_act, SHORTCUTS
 
 # %% auto #0
-__all__ = ['STEMS', 'MODELS', 'count_params', 'init_weights', 'ResNet', 'ResNet9', 'list_models', 'create_model', 'freeze',
-           'unfreeze']
+__all__ = ['STEMS', 'MODELS', 'count_params', 'init_weights', 'ResNet', 'ResNet9', 'register_model', 'list_models',
+           'create_model', 'freeze', 'unfreeze']
 
 # %% ../nbs/05_models.ipynb #f447e98e
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:
@@ -224,6 +224,11 @@ MODELS: dict[str, tuple[type[nn.Module], dict]] = {
     # pre-activation ResNet-18 on CIFAR (He et al. 2016b; the popular kuangliu/pytorch-cifar layout)
     'preact_resnet18': (ResNet, dict(_IMAGENET, block='preact', depths=(2, 2, 2, 2), stem='cifar')),
 }
+
+
+def register_model(name: str, builder: Callable[..., nn.Module], **defaults) -> None:
+    "Make `builder(num_classes=, in_chans=, **kwargs)` (a class or a function) available to `create_model` as `name`, with `defaults`."
+    MODELS[name] = (builder, defaults)
 
 
 def list_models() -> list[str]:
