@@ -8,7 +8,7 @@ import argparse, os, sys
 from pathlib import Path
 import yaml
 import resnet_nb
-from .core import resolve_path, format_table
+from .core import resolve_path, format_table, short_path
 from .config import TrainConfig, make_config, parse_overrides, config_help, list_recipes
 from .runs import list_runs, summary_lines
 from .trainer import RunInterrupted, train
@@ -221,7 +221,8 @@ def run_cli(argv: list[str] | None = None, cbs: list | None = None):
         print(f'resnet_nb {args.command}: error: {e}', file=sys.stderr)
         raise SystemExit(2)
     except RunInterrupted as e:  # SIGTERM / SIGINT: the run folder says stopped and how to resume
-        print(f'resnet_nb {args.command}: {e}', file=sys.stderr)
+        hint = f'; resume with: resnet_nb resume {short_path(e.run_dir)}' if getattr(e, 'run_dir', None) else ''
+        print(f'resnet_nb {args.command}: {e}{hint}', file=sys.stderr)
         raise SystemExit(128 + e.signum)
     except Exception as e:
         if debug:

@@ -288,6 +288,7 @@ class SummaryCB(Callback):
             learn.log(f'run {status}: {err["error"]}')
         self.finish(learn, status, err)
         if e is not None:
+            e.run_dir = str(self.path.parent)  # the command line repeats where the run is
             learn.log(f'resume with: resnet_nb resume {short_path(self.path.parent)}')
 
     def finish(self, learn, status: str, extra: dict | None = None):

@@ -4,12 +4,13 @@
 
 # %% ../nbs/16_trainer.ipynb #20bcdf6f
 from __future__ import annotations
-import contextlib, math, shutil, signal, threading, warnings
+import contextlib, math, shutil, signal, tempfile, threading, warnings
 from pathlib import Path
 from typing import Callable, Optional
 import torch, torch.nn as nn, torch.nn.functional as F
 import torch.distributed as dist
 from resnet_nb.core import (
+    resolve_path,
     atomic_save,
     broadcast,
     check_choice,
@@ -55,7 +56,8 @@ from resnet_nb.runs import (
 
 # %% auto #0
 __all__ = ['RESUMABLE', 'OPTIMIZER_STATE', 'progress_callback', 'build_learner', 'evaluate', 'TestCB', 'HParamsCB',
-           'check_resume', 'clear_for_restart', 'RunInterrupted', 'stop_on_signals', 'run_callbacks', 'train']
+           'check_resume', 'clear_for_restart', 'RunInterrupted', 'stop_on_signals', 'check_before_data',
+           'run_callbacks', 'train']
 
 # %% ../nbs/16_trainer.ipynb #4ce9738f
 def progress_callback(mode: str = 'auto') -> Optional[Callback]:
@@ -287,6 +289,26 @@ def stop_on_signals(signals: tuple = (signal.SIGTERM, signal.SIGINT)):
         for s, h in old.items():
             signal.signal(s, h)
 
+# %% ../nbs/16_trainer.ipynb #dc61cc27
+def check_before_data(cfg: TrainConfig) -> None:
+    "One-line errors, before any data is loaded, for a runs folder that cannot be written and model_kwargs the model refuses."
+    root = resolve_path(cfg.runs_dir)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=root).close()
+    except OSError as e:
+        raise ValueError(
+            f'TrainConfig.runs_dir={cfg.runs_dir!r} is not allowed: cannot write to {root} ({type(e).__name__}); '
+            'allowed: a folder you can write to'
+        ) from None
+    try:
+        with torch.device('meta'):
+            create_model(cfg.model, num_classes=2, **cfg.model_kwargs)
+    except TypeError as e:
+        raise ValueError(f'TrainConfig.model_kwargs={cfg.model_kwargs!r} is not allowed: {e}') from None
+    except Exception:
+        pass  # anything else shows up, with its own message, when the real model is built
+
 # %% ../nbs/16_trainer.ipynb #cb42dc77
 def run_callbacks(learn: Learner, cfg: TrainConfig, di: DistInfo, resumed: bool) -> list:
     "The callbacks of a session with a run folder: checkpoints, test, and on rank 0 log, CSV, TensorBoard, hparams, summary and progress."
@@ -353,6 +375,7 @@ def _train(cfg: TrainConfig, cbs: list, di: DistInfo) -> Path:
     ck = load_checkpoint(last) if last is not None and last.exists() else None
     if ck is not None:
         check_resume(ck, cfg)  # before any work
+    check_before_data(cfg)
     seed_everything(cfg.seed, cfg.deterministic)
     learn = build_learner(cfg, di, device)  # data and model problems surface here, before any folder is made
     if di.is_main and resume_dir:
