@@ -17,6 +17,7 @@ from .core import find_root, resolve_path, check_choice
 from .datasets import DATASETS, dataset_label
 from .loaders import TRANSFORMS, NORMALIZERS, LOADERS
 from .models import MODELS
+from . import vgg, densenet, modern  # noqa: F401  (importing them registers their models)
 from .optim import OPTIMIZERS, SCHEDULERS
 
 # %% ../nbs/10_config.ipynb #ad464467
