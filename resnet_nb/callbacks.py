@@ -401,7 +401,6 @@ class TensorBoardCB(Callback):
 
     def after_epoch(self, learn):
         row = learn.history[-1]
-        self.history = learn.history
         for k, v in row.items():
             if k not in ('epoch', 'step') and is_num(v):
                 self.writer.add_scalar(k, v, row['epoch'])
@@ -412,15 +411,14 @@ class TensorBoardCB(Callback):
                 self.writer.add_histogram(f'grads/{n}', g, row['epoch'])
         self.writer.flush()
 
-    def log_final(self, hparams: dict, metrics: dict):
-        "The run's hyperparameters for TensorBoard's HParams tab, against its per-epoch metrics and the final ones (`metrics`)."
+    def log_final(self, hparams: dict, metrics: dict, step: int = 0):
+        "The run's hyperparameters for TensorBoard's HParams tab, against its per-epoch metrics and the final ones (`metrics`, at epoch `step`)."
         if self.writer is None:
             return
         from torch.utils.tensorboard.summary import hparams as hparams_summary
 
         hp = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in hparams.items()}
         final = {k: v for k, v in metrics.items() if is_num(v)}
-        step = max((r['epoch'] for r in getattr(self, 'history', [])), default=0)
         for k, v in final.items():
             if k.startswith(('test_', 'best_')):
                 self.writer.add_scalar(f'final/{k}', v, step)  # the few numbers no epoch has

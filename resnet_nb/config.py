@@ -101,10 +101,7 @@ _OPS = {'gt': '>', 'ge': '>=', 'lt': '<', 'le': '<='}
 
 
 def _type_text(tp) -> str:
-    args = [a for a in typing.get_args(tp) if a is not type(None)]
-    if typing.get_origin(tp) in (Union, types.UnionType):
-        return ' or '.join(_type_text(a) for a in args)
-    return _BASE.get(typing.get_origin(tp) or tp, str(tp))
+    return ' or '.join(_BASE.get(t, str(t)) for t in _plain(tp) if t is not type(None))
 
 
 def allowed_text(name: str) -> str:
@@ -463,14 +460,11 @@ def config_help(indent: str = '  ') -> str:
     return '\n'.join(out)
 
 
-_TYPE_NAMES = {str: 'str', int: 'int', float: 'float', bool: 'bool', list: 'list', dict: 'dict'}
-
-
 def parameters_source() -> str:
     "The parameters cell of `nbs/train.ipynb`: every field with its default value (a `# description` line, then `name: type = value`)."
     lines = []
     for k, f in TrainConfig.model_fields.items():
-        names = [_TYPE_NAMES.get(t, 'None') for t in _plain(f.annotation)]
+        names = ['None' if t is type(None) else t.__name__ for t in _plain(f.annotation)]
         tp = names[0] if len(names) == 1 else repr(' | '.join(sorted(names, key=lambda n: n == 'None')))
         lines += [f'# {f.description}', f'{k}: {tp} = {getattr(TrainConfig(), k)!r}']
     lines += [

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_datasets.ipynb #ef7befcd
 from __future__ import annotations
-import gzip, hashlib, inspect, os, pickle, shutil, sys, tarfile, tempfile
+import gzip, hashlib, inspect, os, pickle, sys, tarfile, tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from .core import find_root, resolve_path, lookup
+from .core import atomic_save, find_root, resolve_path, lookup
 from .data import ImageData, split_indices, to_channels, fit_size
 
 # %% auto #0
@@ -207,10 +207,7 @@ def install_fashion_mnist_from_debian(root: str | Path = 'data', src: str | Path
     for f in IDX_FILES:
         if (raw / f).is_file():
             continue
-        tmp = raw / f'.{f}.{os.getpid()}.tmp'  # write then rename: safe when notebooks run in parallel
-        with gzip.open(src / f'{f}.gz') as fi, open(tmp, 'wb') as fo:
-            shutil.copyfileobj(fi, fo)
-        os.replace(tmp, raw / f)
+        atomic_save(gzip.decompress((src / f'{f}.gz').read_bytes()), raw / f)  # safe when notebooks run in parallel
     return raw
 
 # %% ../nbs/02_datasets.ipynb #f0198265
@@ -345,10 +342,7 @@ def image_folder(
     d = ImageData(torch.from_numpy(np.stack(arrays)), torch.tensor([i for _, i in files]), classes)
     if cache:
         try:
-            cf.parent.mkdir(exist_ok=True)
-            tmp = cf.with_suffix(f'.{os.getpid()}.tmp')
-            torch.save(dict(images=d.images, labels=d.labels, classes=d.classes), tmp)
-            os.replace(tmp, cf)
+            atomic_save(dict(images=d.images, labels=d.labels, classes=d.classes), cf)
             print(
                 f'imagefolder: decoded {len(d)} images once into {cf} ({cf.stat().st_size / 1e6:.1f} MB), so later runs start at once; '
                 f'dataset_kwargs={{cache: false}} turns the cache off (delete {cf.parent} to free the space)',

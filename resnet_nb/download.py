@@ -4,11 +4,11 @@
 
 # %% ../nbs/21_download.ipynb #8c180766
 from __future__ import annotations
-import gzip, hashlib, os, shutil, tarfile, urllib.error, urllib.request
+import gzip, hashlib, os, tarfile, urllib.error, urllib.request
 from pathlib import Path
 from tqdm.auto import tqdm
 from torchvision import datasets as tvd
-from .core import check_choice, resolve_path, short_path
+from .core import atomic_save, check_choice, resolve_path, short_path
 from .datasets import CIFAR_FORMAT, DATASETS
 
 # %% auto #0
@@ -93,10 +93,7 @@ def _unpack(path: Path, how: str) -> None:
         with tarfile.open(path) as t:
             t.extractall(path.parent, filter='data')
     elif how == 'gz':
-        out = path.with_suffix('')
-        with gzip.open(path) as src, open(out.with_name(out.name + '.tmp'), 'wb') as dst:
-            shutil.copyfileobj(src, dst)
-        os.replace(out.with_name(out.name + '.tmp'), out)
+        atomic_save(gzip.decompress(path.read_bytes()), path.with_suffix(''))
 
 
 def download(

@@ -191,7 +191,8 @@ class HParamsCB(Callback):
             'best_val_acc': bva,
             **{k: v for k, v in getattr(learn, 'test_metrics', {}).items() if is_num(v)},
         }
-        tb.log_final({k: v for k, v in learn.cfg.to_dict().items() if k not in _NOT_HPARAMS}, final)
+        step = learn.history[-1]['epoch'] if learn.history else 0
+        tb.log_final({k: v for k, v in learn.cfg.to_dict().items() if k not in _NOT_HPARAMS}, final, step)
 
 # %% ../nbs/16_trainer.ipynb #8c1fb10b
 RESUMABLE = (
