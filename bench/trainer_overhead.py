@@ -16,8 +16,13 @@ import argparse, copy, shutil, statistics, sys, tempfile, time
 from pathlib import Path
 import torch, torch.nn as nn
 
-from resnet_nb.trainer import (TrainConfig, build_learner, seed_everything, CheckpointCB, FileLogCB, CSVLoggerCB,
-                               TensorBoardCB, unwrap)
+from resnet_nb.core import seed_everything, unwrap
+from resnet_nb.config import TrainConfig
+from resnet_nb.learner import Learner
+from resnet_nb.callbacks import DeviceCB, MetricsCB, SchedulerCB, FileLogCB, CSVLoggerCB, TensorBoardCB
+from resnet_nb.checkpoint import CheckpointCB
+from resnet_nb.optim import LRSchedule
+from resnet_nb.trainer import build_learner
 
 
 def make(args):
@@ -65,7 +70,6 @@ class _Repeat:
 
 def per_step_cost(n=2000, repeats=3):
     "CPU seconds per step that the Learner (device, metrics, scheduler callbacks) adds to a hand loop, on a tiny model."
-    from resnet_nb.trainer import Learner, DeviceCB, MetricsCB, SchedulerCB, LRSchedule
     x, y = torch.randn(128, 32), torch.randint(0, 10, (128,))
     class DLs: train, val, test = _Repeat(x, y, n), None, None
     diffs = []
