@@ -262,6 +262,8 @@ class SummaryCB(Callback):
             'started': self.started,
             'finished': None if status == 'running' else datetime.datetime.now().isoformat(timespec='seconds'),
             'stop_reason': getattr(learn, 'stop_reason', None),
+            'train_seconds': sum(r.get('seconds', 0) for r in h),  # the epochs' own time: no compile warm-up, no test
+            'compile_seconds': getattr(learn, 'compile_seconds', None),
             **getattr(learn, 'test_metrics', {}),
             **(extra or {}),
         }

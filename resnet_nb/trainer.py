@@ -43,6 +43,7 @@ from resnet_nb.callbacks import (
     TerminalProgressCB,
     METRIC_KEYS,
 )
+from .speed import CompileWarmupCB, LookaheadCB, TTACB, data_init
 from .checkpoint import CheckpointCB, load_checkpoint, load_model_state, restore_checkpoint
 from resnet_nb.runs import (
     SummaryCB,
@@ -109,6 +110,7 @@ def build_learner(cfg: TrainConfig, dist_info: Optional[DistInfo] = None, device
     if cfg.freeze:
         freeze(model, cfg.freeze)
     model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.preserve_format)
+    data_init(model, dls)  # e.g. whitening filters from the training images (a resumed run loads its own)
     opt = build_optimizer(model, cfg)
     spe = len(dls.train)
     sched = build_scheduler(opt, cfg, spe)
@@ -124,6 +126,12 @@ def build_learner(cfg: TrainConfig, dist_info: Optional[DistInfo] = None, device
         cbs.append(GradClipCB(cfg.grad_clip))
     if cfg.max_steps:
         cbs.append(StepLimitCB(cfg.max_steps))
+    if cfg.lookahead_steps:
+        cbs.append(LookaheadCB(cfg.lookahead_steps, cfg.lookahead_alpha))
+    if cfg.tta != 'none':
+        cbs.append(TTACB(cfg.tta))
+    if cfg.compile:
+        cbs.append(CompileWarmupCB(cfg.precision, cfg.channels_last))
     learn = Learner(net, dls, nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing), opt=opt, cbs=cbs, lr=cfg.lr)
     learn.cfg, learn.is_main, learn.device = cfg, di.is_main, device
     learn.planned_epochs = math.ceil(cfg.max_steps / spe) if cfg.max_steps else cfg.epochs
@@ -131,13 +139,19 @@ def build_learner(cfg: TrainConfig, dist_info: Optional[DistInfo] = None, device
 
 
 def evaluate(
-    model: nn.Module, dl, loss_func: Callable = F.cross_entropy, device: Optional[str] = None, precision: str = 'fp32'
+    model: nn.Module,
+    dl,
+    loss_func: Callable = F.cross_entropy,
+    device: Optional[str] = None,
+    precision: str = 'fp32',
+    tta: str = 'none',
 ) -> dict:
-    "Sample-weighted loss, top-1 and top-5 accuracy of `model` on `dl` (all-reduced under DDP)."
+    "Sample-weighted loss, top-1 and top-5 accuracy of `model` on `dl` (all-reduced under DDP), with test-time augmentation `tta`."
     device = torch.device(device) if device is not None else next(model.parameters()).device
     cbs = [DeviceCB(device), MetricsCB()] + (
         [MixedPrecisionCB(precision, device.type)] if PRECISIONS[precision] else []
     )
+    cbs += [TTACB(tta)] if tta != 'none' else []
     learn = Learner(model, None, loss_func, cbs=cbs)
     learn.validate(dl)
     return learn.last_metrics
@@ -151,7 +165,7 @@ def _test_best(learn: Learner, run_dir: Path, di: DistInfo) -> dict:
     if best.exists():
         load_model_state(unwrap(learn.model), load_checkpoint(best)['model'], f'checkpoint {best}')
         used = 'best.pt'
-    m = evaluate(unwrap(learn.model), learn.dls.test, learn.loss_func, learn.device, learn.cfg.precision)
+    m = evaluate(unwrap(learn.model), learn.dls.test, learn.loss_func, learn.device, learn.cfg.precision, learn.cfg.tta)
     return {'test_loss': m['loss'], 'test_acc': m['acc'], 'test_top5': m['top5'], 'test_checkpoint': used}
 
 
@@ -216,6 +230,7 @@ RESUMABLE = (
     'loader',
     'eval_batch_size',
     'compile',
+    'tta',
     'precision',
     'channels_last',
     'nonfinite',
