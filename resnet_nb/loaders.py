@@ -13,39 +13,34 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from .core import lookup
-from resnet_nb.data import (
-    ImageData,
-    split_indices,
-    channel_stats,
-    pixel_mean,
-    channel_view,
-    show_images,
-)
+from .data import ImageData, split_indices, channel_stats, pixel_mean, channel_view, show_images
 from .datasets import DATASETS, NoTestSplitError, get_dataset
 
 if TYPE_CHECKING:
     import matplotlib.figure
 
 # %% auto #0
-__all__ = ['TRANSFORMS', 'NORMALIZERS', 'LOADERS', 'crop_flip', 'Augment', 'list_transforms', 'get_transform', 'epoch_plan',
-           'normalize', 'DeviceLoader', 'PlanDataset', 'PlanSampler', 'TorchLoader', 'make_dataloader', 'DataLoaders',
-           'get_dataloaders', 'show_batch', 'show_augmentations', 'augmented']
+__all__ = ['TRANSFORMS', 'FREE_MEMORY', 'NORMALIZERS', 'LOADERS', 'crop_flip_padded', 'crop_flip', 'Augment', 'list_transforms',
+           'get_transform', 'epoch_plan', 'norm_params', 'affine', 'normalize', 'DeviceLoader', 'PlanDataset',
+           'PlanSampler', 'TorchLoader', 'make_dataloader', 'free_memory', 'device_bytes', 'choose_loader',
+           'DataLoaders', 'get_dataloaders', 'show_batch', 'show_augmentations', 'augmented']
+
+# %% ../nbs/03_loaders.ipynb #b3667dd9
+def crop_flip_padded(xp: Tensor, idx: Tensor, dy: Tensor, dx: Tensor, flip: Tensor | None, pad: int = 0) -> Tensor:
+    "Crops of the padded images `xp[idx]` (`xp`: `[N, C, H+2*pad, W+2*pad]`) at offsets (`dy`, `dx`), mirrored where `flip`."
+    n, c, hp, wp = xp.shape
+    s, k, dev = xp.stride(), 2 * pad + 1, xp.device
+    every_crop = xp.as_strided((n, k, k, c, hp - 2 * pad, wp - 2 * pad), (s[0], s[2], s[3], s[1], s[2], s[3]))
+    x = every_crop[idx.to(dev), dy.to(dev), dx.to(dev)]
+    return x if flip is None else torch.where(flip.to(dev).view(-1, 1, 1, 1), x.flip(3), x)
 
 # %% ../nbs/03_loaders.ipynb #935e7312
 def crop_flip(
     x: Tensor, dy: Tensor, dx: Tensor, flip: Tensor | None, pad: int = 0, pad_mode: str = 'constant'
 ) -> Tensor:
     "Per-sample crop of `x` `[B, C, H, W]` padded by `pad` at offsets (`dy`, `dx`), then mirror where `flip`; same size out."
-    b, c, h, w = x.shape
-    if pad:
-        dev = x.device
-        xp = F.pad(x, (pad,) * 4, mode=pad_mode)
-        rows = dy.to(dev).view(b, 1, 1, 1) + torch.arange(h, device=dev).view(1, 1, h, 1)
-        cols = dx.to(dev).view(b, 1, 1, 1) + torch.arange(w, device=dev).view(1, 1, 1, w)
-        x = xp[torch.arange(b, device=dev).view(b, 1, 1, 1), torch.arange(c, device=dev).view(1, c, 1, 1), rows, cols]
-    if flip is not None:
-        x = torch.where(flip.to(x.device).view(b, 1, 1, 1), x.flip(3), x)
-    return x
+    xp = F.pad(x, (pad,) * 4, mode=pad_mode) if pad else x
+    return crop_flip_padded(xp, torch.arange(len(x), device=x.device), dy, dx, flip, pad)
 
 # %% ../nbs/03_loaders.ipynb #4a122233
 @dataclass(frozen=True)
@@ -55,6 +50,7 @@ class Augment:
     pad: int = 0
     flip: bool = False
     pad_mode: str = 'constant'  # 'constant' (zeros, as torchvision's RandomCrop(32, padding=4)) or 'reflect'
+    alternate: bool = False  # flip: after epoch 0, flip exactly the images the epoch before did not (see `epoch_plan`)
 
     def draw(self, n: int, g: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
         "Crop offsets `dy`, `dx` in [0, 2*pad] and flip flags for `n` samples (always 3 draws, so streams stay aligned)."
@@ -75,6 +71,8 @@ TRANSFORMS: dict[str, Augment] = {
     'standard': Augment(pad=4, flip=True),  # He et al. 2016 CIFAR augmentation
     'standard_reflect': Augment(pad=4, flip=True, pad_mode='reflect'),
     'light': Augment(pad=2, flip=True),  # airbench-style smaller translation
+    'standard_alt': Augment(pad=4, flip=True, alternate=True),  # speed-run style: alternating flips
+    'flip_alt': Augment(flip=True, alternate=True),
 }
 
 
@@ -107,7 +105,11 @@ def epoch_plan(
         raise ValueError(f'Need 0 <= rank < world_size, got rank={rank}, world_size={world_size}')
     g = torch.Generator().manual_seed(_epoch_seed(seed, epoch))
     order = torch.randperm(n, generator=g) if shuffle else torch.arange(n)
-    dy, dx, fl = get_transform(augment).draw(n, g)
+    aug = get_transform(augment)
+    dy, dx, fl = aug.draw(n, g)
+    if aug.alternate and aug.flip and epoch:  # image order[i] is flipped iff it was not in epoch 0, for odd epochs
+        order0, *_, fl0 = epoch_plan(n, 0, seed, shuffle, aug)
+        fl = torch.empty_like(fl0).index_copy_(0, order0, fl0)[order] ^ bool(epoch % 2)
     if world_size > 1:
         total = n // world_size * world_size if drop_last else math.ceil(n / world_size) * world_size
         pos = torch.arange(total) % n
@@ -116,16 +118,26 @@ def epoch_plan(
     return order, dy, dx, fl
 
 # %% ../nbs/03_loaders.ipynb #faa42280
+def norm_params(
+    mean: Tensor | list | None, std: Tensor | list | None, c: int, dtype: torch.dtype = torch.float32, device='cpu'
+) -> tuple[Tensor, Tensor | None]:
+    "`scale`, `bias` with `x * scale + bias` = `(x/255 - mean)/std` for `c`-channel images; `bias` None when `mean` is."
+    std = torch.ones(()) if std is None else channel_view(std, c)
+    bias = None if mean is None else (-channel_view(mean, c) / std).to(device, dtype)
+    return (1 / (255 * std)).to(device, dtype), bias
+
+
+def affine(x: Tensor, scale: Tensor, bias: Tensor | None, dtype: torch.dtype = torch.float32) -> Tensor:
+    "uint8 `x` -> `dtype` `x * scale + bias`: one conversion, then in place (keeps `x`'s memory format)."
+    x = x.to(dtype).mul_(scale)
+    return x if bias is None else x.add_(bias)
+
+
 def normalize(
     x: Tensor, mean: Tensor | list | None = None, std: Tensor | list | None = None, dtype: torch.dtype = torch.float32
 ) -> Tensor:
     "uint8 `[B, C, H, W]` -> `dtype` `(x/255 - mean)/std`; `mean`/`std` per channel `[C]` or per pixel `[C, H, W]`, or None."
-    x = x.to(dtype).div_(255)
-    if mean is not None:
-        x = x.sub_(channel_view(mean, x.shape[1]).to(x.device, dtype))
-    if std is not None:
-        x = x.div_(channel_view(std, x.shape[1]).to(x.device, dtype))
-    return x
+    return affine(x, *norm_params(mean, std, x.shape[1], dtype, x.device), dtype)
 
 
 class _EpochMixin:
@@ -170,16 +182,17 @@ class DeviceLoader(_EpochMixin):
     ):
         if batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}')
-        self.device = torch.device(device)
-        self.images, self.labels = data.images.to(self.device), data.labels.to(self.device)
+        self.device, self.augment, self.aug = torch.device(device), augment, get_transform(augment)
+        p, c = self.aug.pad, data.images.shape[1]
+        self.mean, self.std = (None if t is None else torch.as_tensor(t, dtype=torch.float32) for t in (mean, std))
+        self._scale, self._bias = norm_params(self.mean, self.std, c, dtype, self.device)
+        images, self.labels = data.images.to(self.device), data.labels.to(self.device)
+        self._padded = F.pad(images, (p,) * 4, mode=self.aug.pad_mode) if p else images
+        self.images = self._padded[..., p : self._padded.shape[2] - p, p : self._padded.shape[3] - p]
         self.classes, self.n, self.batch_size, self.shuffle = data.classes, len(data), batch_size, shuffle
-        self.augment, self.aug = augment, get_transform(augment)
-        self.mean = None if mean is None else torch.as_tensor(mean, dtype=torch.float32)
-        self.std = None if std is None else torch.as_tensor(std, dtype=torch.float32)
-        self._mean = None if mean is None else channel_view(self.mean, self.images.shape[1]).to(self.device, dtype)
-        self._std = None if std is None else channel_view(self.std, self.images.shape[1]).to(self.device, dtype)
         self.seed, self.drop_last, self.rank, self.world_size = seed, drop_last, rank, world_size
         self.channels_last, self.dtype, self.epoch = channels_last, dtype, 0
+        self._format = torch.channels_last if channels_last else torch.contiguous_format
         epoch_plan(0, rank=rank, world_size=world_size)  # validate rank/world_size now
 
     def __len__(self):
@@ -187,16 +200,11 @@ class DeviceLoader(_EpochMixin):
 
     def __iter__(self):
         idx, dy, dx, fl = (t.to(self.device, non_blocking=True) for t in self._next_plan())
+        flip = fl if self.aug.flip else None
         for i in range(0, self.n_samples, self.batch_size):
             j = slice(i, i + self.batch_size)
-            x = self.aug.apply(self.images[idx[j]], dy[j], dx[j], fl[j])
-            x = x.to(self.dtype).div_(255)
-            if self._mean is not None:
-                x = x.sub_(self._mean)
-            if self._std is not None:
-                x = x.div_(self._std)
-            if self.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
+            x = crop_flip_padded(self._padded, idx[j], dy[j], dx[j], None if flip is None else flip[j], self.aug.pad)
+            x = affine(x.contiguous(memory_format=self._format), self._scale, self._bias, self.dtype)
             yield x, self.labels[idx[j]]
 
 # %% ../nbs/03_loaders.ipynb #d528703e
@@ -286,8 +294,7 @@ def make_dataloader(
     world_size: int = 1,
 ) -> TorchLoader:
     "Classic `DataLoader` path with the same order, augmentation and normalisation as `DeviceLoader`; yields CPU tensors."
-    mean = None if mean is None else torch.as_tensor(mean, dtype=torch.float32)
-    std = None if std is None else torch.as_tensor(std, dtype=torch.float32)
+    mean, std = (None if t is None else torch.as_tensor(t, dtype=torch.float32) for t in (mean, std))
     sampler = PlanSampler(len(data), batch_size, shuffle, augment, seed, drop_last, rank, world_size)
     return TorchLoader(
         PlanDataset(data, augment, mean, std),
@@ -298,6 +305,37 @@ def make_dataloader(
         pin_memory=pin_memory,
         persistent_workers=persistent_workers and num_workers > 0,
     )
+
+# %% ../nbs/03_loaders.ipynb #940694bf
+def _cpu_free(device: torch.device) -> int | None:
+    "Linux's MemAvailable (free pages plus reclaimable cache), else None."
+    info = Path('/proc/meminfo')
+    lines = info.read_text().splitlines() if info.exists() else []
+    return next((1024 * int(l.split()[1]) for l in lines if l.startswith('MemAvailable:')), None)
+
+
+FREE_MEMORY: dict[str, Callable] = {'cuda': lambda d: torch.cuda.mem_get_info(d)[0], 'cpu': _cpu_free}
+
+
+def free_memory(device: str | torch.device) -> int | None:
+    "Bytes free for new tensors on `device`, or None where unknown."
+    d = torch.device(device)
+    return FREE_MEMORY[d.type](d) if d.type in FREE_MEMORY else None
+
+
+def device_bytes(data: ImageData, pad: int = 0) -> int:
+    "Bytes a `DeviceLoader` holds for `data` (its uint8 images padded by `pad`, its int64 labels)."
+    n, c, h, w = data.images.shape
+    return n * c * (h + 2 * pad) * (w + 2 * pad) * data.images.element_size() + data.labels.nbytes
+
+
+def choose_loader(nbytes: int, free: int | None, num_workers: int = 0, fraction: float = 0.5) -> tuple[str, str]:
+    "`loader='auto'`: ('device' or 'torch', why); device when there are no workers and `nbytes` fit in `fraction` of `free`."
+    if num_workers:
+        return 'torch', f'num_workers={num_workers} asks for DataLoader workers'
+    if free is not None and nbytes > fraction * free:
+        return 'torch', f'the data needs {nbytes / 2**30:.2f} GiB, over {fraction:.0%} of {free / 2**30:.2f} GiB free'
+    return 'device', f'the data ({nbytes / 2**30:.2f} GiB) fits on the device'
 
 # %% ../nbs/03_loaders.ipynb #ec90ca90
 @dataclass
@@ -317,19 +355,11 @@ class DataLoaders:
     n_test: int
 
 
-def _stats_channel(images):
-    return channel_stats(images)
-
-
-def _stats_pixel(images):
-    return pixel_mean(images), None
-
-
-def _stats_none(images):
-    return None, None
-
-
-NORMALIZERS: dict[str, Callable] = {'channel': _stats_channel, 'pixel': _stats_pixel, 'none': _stats_none}
+NORMALIZERS: dict[str, Callable] = {  # name -> images -> (mean, std)
+    'channel': channel_stats,
+    'pixel': lambda images: (pixel_mean(images), None),
+    'none': lambda images: (None, None),
+}
 LOADERS: dict[str, Callable] = {'device': None, 'torch': None}  # filled below: name -> factory(data, **kw)
 
 # %% ../nbs/03_loaders.ipynb #22c29467
@@ -339,14 +369,8 @@ def _device_factory(data, batch_size, *, num_workers, pin_memory, persistent_wor
 
 def _torch_factory(data, batch_size, *, num_workers, pin_memory, persistent_workers, device, channels_last, **kw):
     pin = torch.device(device).type == 'cuda' if pin_memory is None else pin_memory
-    return make_dataloader(
-        data,
-        batch_size,
-        num_workers=num_workers,
-        pin_memory=pin,
-        persistent_workers=num_workers > 0 if persistent_workers is None else persistent_workers,
-        **kw,
-    )
+    keep = num_workers > 0 if persistent_workers is None else persistent_workers
+    return make_dataloader(data, batch_size, num_workers=num_workers, pin_memory=pin, persistent_workers=keep, **kw)
 
 
 LOADERS.update(device=_device_factory, torch=_torch_factory)
@@ -377,10 +401,10 @@ def get_dataloaders(
     "Train (augmented, shuffled), val and test loaders of `dataset`, normalised with statistics of the training part."
     info = lookup(DATASETS, dataset, 'dataset')
     stats_fn = lookup(NORMALIZERS, normalize, 'normalize')
-    kind = ('device' if num_workers == 0 else 'torch') if loader == 'auto' else loader
-    factory = lookup(LOADERS, kind, 'loader')
-    get_transform(augment)
-    if kind == 'device' and num_workers:
+    if loader != 'auto':
+        lookup(LOADERS, loader, 'loader')
+    aug = get_transform(augment)
+    if loader == 'device' and num_workers:
         warnings.warn(f"loader='device' ignores num_workers={num_workers}")
     kw = dict(dataset_kwargs or {})
     full = get_dataset(dataset, data_dir, train=True, download=download, **kw)
@@ -395,17 +419,16 @@ def get_dataloaders(
     else:
         train, val = full, None
     mean, std = stats_fn(train.images)
-    common = dict(
-        mean=mean,
-        std=std,
-        seed=seed,
-        rank=rank,
-        world_size=world_size,
-        num_workers=num_workers,
-        pin_memory=pin_memory,
-        persistent_workers=persistent_workers,
-        device=device,
-        channels_last=channels_last,
+    kind = loader
+    if loader == 'auto':
+        need = sum(device_bytes(d, p) for d, p in ((train, aug.pad), (val, 0), (test, 0)) if d is not None)
+        kind, why = choose_loader(need, free_memory(device), num_workers)
+        if kind == 'torch' and not num_workers:
+            warnings.warn(f"loader='auto' chose the DataLoader path: {why}")
+    factory = LOADERS[kind]
+    common = dict(mean=mean, std=std, seed=seed, rank=rank, world_size=world_size, num_workers=num_workers)
+    common.update(
+        pin_memory=pin_memory, persistent_workers=persistent_workers, device=device, channels_last=channels_last
     )
     ebs = eval_batch_size or 2 * batch_size
     mk = lambda d, **a: None if d is None else factory(d, **common, **a)
