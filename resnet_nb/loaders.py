@@ -20,19 +20,31 @@ if TYPE_CHECKING:
     import matplotlib.figure
 
 # %% auto #0
-__all__ = ['TRANSFORMS', 'FREE_MEMORY', 'NORMALIZERS', 'LOADERS', 'crop_flip_padded', 'crop_flip', 'Augment', 'list_transforms',
-           'get_transform', 'epoch_plan', 'norm_params', 'affine', 'normalize', 'DeviceLoader', 'PlanDataset',
-           'PlanSampler', 'TorchLoader', 'make_dataloader', 'free_memory', 'device_bytes', 'choose_loader',
-           'DataLoaders', 'get_dataloaders', 'show_batch', 'show_augmentations', 'augmented']
+__all__ = ['TRANSFORMS', 'FREE_MEMORY', 'NORMALIZERS', 'LOADERS', 'with_mirror', 'crop_flip_padded', 'crop_flip', 'Augment',
+           'list_transforms', 'get_transform', 'epoch_plan', 'norm_params', 'affine', 'normalize', 'DeviceLoader',
+           'PlanDataset', 'PlanSampler', 'TorchLoader', 'make_dataloader', 'free_memory', 'device_bytes',
+           'choose_loader', 'DataLoaders', 'get_dataloaders', 'show_batch', 'show_augmentations', 'augmented']
 
 # %% ../nbs/03_loaders.ipynb #b3667dd9
-def crop_flip_padded(xp: Tensor, idx: Tensor, dy: Tensor, dx: Tensor, flip: Tensor | None, pad: int = 0) -> Tensor:
-    "Crops of the padded images `xp[idx]` (`xp`: `[N, C, H+2*pad, W+2*pad]`) at offsets (`dy`, `dx`), mirrored where `flip`."
-    n, c, hp, wp = xp.shape
-    s, k, dev = xp.stride(), 2 * pad + 1, xp.device
-    every_crop = xp.as_strided((n, k, k, c, hp - 2 * pad, wp - 2 * pad), (s[0], s[2], s[3], s[1], s[2], s[3]))
-    x = every_crop[idx.to(dev), dy.to(dev), dx.to(dev)]
-    return x if flip is None else torch.where(flip.to(dev).view(-1, 1, 1, 1), x.flip(3), x)
+def with_mirror(x: Tensor) -> Tensor:
+    "`[N, 2, C, H, W]`: each image of `x` `[N, C, H, W]` next to its mirror image, so that one gather can crop and flip."
+    return torch.stack([x, x.flip(3)], 1)
+
+
+def crop_flip_padded(xs: Tensor, idx: Tensor, dy: Tensor, dx: Tensor, flip: Tensor | None, pad: int = 0) -> Tensor:
+    "Crops at (`dy`, `dx`) of images `idx` of the padded `xs` `[N, M, C, H+2*pad, W+2*pad]`; mirrored where `flip` (M=2)."
+    n, m, c, hp, wp = xs.shape
+    if flip is not None and m != 2:
+        raise ValueError(f'flip needs the images next to their mirror images, [N, 2, C, H, W]; got {list(xs.shape)}')
+    h, w, dev, xs = hp - 2 * pad, wp - 2 * pad, xs.device, xs.contiguous()
+    rows = xs.view(-1).as_strided((xs.numel() - w + 1, w), (1, 1))  # every run of w pixels
+    img, dy, dx = m * idx.to(dev), dy.to(dev), dx.to(dev)  # image idx of xs seen as [N*M, C, H+2p, W+2p]
+    if flip is not None:
+        f = flip.to(dev)
+        img, dx = img + f, torch.where(f, 2 * pad - dx, dx)  # the mirror image, mirrored offset
+    first = img * (c * hp * wp) + dy * wp + dx  # where each crop's first row starts
+    offsets = torch.arange(c, device=dev).view(c, 1) * (hp * wp) + torch.arange(h, device=dev) * wp
+    return rows.index_select(0, (first.view(-1, 1, 1) + offsets).view(-1)).view(-1, c, h, w)
 
 # %% ../nbs/03_loaders.ipynb #935e7312
 def crop_flip(
@@ -40,7 +52,8 @@ def crop_flip(
 ) -> Tensor:
     "Per-sample crop of `x` `[B, C, H, W]` padded by `pad` at offsets (`dy`, `dx`), then mirror where `flip`; same size out."
     xp = F.pad(x, (pad,) * 4, mode=pad_mode) if pad else x
-    return crop_flip_padded(xp, torch.arange(len(x), device=x.device), dy, dx, flip, pad)
+    xs = xp[:, None] if flip is None else with_mirror(xp)
+    return crop_flip_padded(xs, torch.arange(len(x), device=x.device), dy, dx, flip, pad)
 
 # %% ../nbs/03_loaders.ipynb #4a122233
 @dataclass(frozen=True)
@@ -187,8 +200,9 @@ class DeviceLoader(_EpochMixin):
         self.mean, self.std = (None if t is None else torch.as_tensor(t, dtype=torch.float32) for t in (mean, std))
         self._scale, self._bias = norm_params(self.mean, self.std, c, dtype, self.device)
         images, self.labels = data.images.to(self.device), data.labels.to(self.device)
-        self._padded = F.pad(images, (p,) * 4, mode=self.aug.pad_mode) if p else images
-        self.images = self._padded[..., p : self._padded.shape[2] - p, p : self._padded.shape[3] - p]
+        xs = F.pad(images, (p,) * 4, mode=self.aug.pad_mode) if p else images
+        self._padded = with_mirror(xs) if self.aug.flip else xs[:, None]  # cropped from per batch
+        self.images = self._padded[:, 0, :, p : xs.shape[2] - p, p : xs.shape[3] - p]
         self.classes, self.n, self.batch_size, self.shuffle = data.classes, len(data), batch_size, shuffle
         self.seed, self.drop_last, self.rank, self.world_size = seed, drop_last, rank, world_size
         self.channels_last, self.dtype, self.epoch = channels_last, dtype, 0
@@ -257,25 +271,11 @@ class TorchLoader(torch.utils.data.DataLoader):
     def set_epoch(self, epoch: int):
         self.sampler.set_epoch(epoch)
 
-    @property
-    def epoch(self) -> int:
-        return self.sampler.epoch
-
-    @property
-    def n_samples(self) -> int:
-        return self.sampler.n_samples
-
-    @property
-    def mean(self) -> Tensor | None:
-        return self.dataset.mean
-
-    @property
-    def std(self) -> Tensor | None:
-        return self.dataset.std
-
-    @property
-    def classes(self) -> list:
-        return self.dataset.data.classes
+    epoch = property(lambda self: self.sampler.epoch, doc='The epoch the next pass uses.')
+    n_samples = property(lambda self: self.sampler.n_samples, doc='Samples this rank yields per epoch.')
+    mean = property(lambda self: self.dataset.mean, doc='The normalisation mean, or None.')
+    std = property(lambda self: self.dataset.std, doc='The normalisation std, or None.')
+    classes = property(lambda self: self.dataset.data.classes, doc='The class names.')
 
 # %% ../nbs/03_loaders.ipynb #73b44482
 def make_dataloader(
@@ -323,10 +323,10 @@ def free_memory(device: str | torch.device) -> int | None:
     return FREE_MEMORY[d.type](d) if d.type in FREE_MEMORY else None
 
 
-def device_bytes(data: ImageData, pad: int = 0) -> int:
-    "Bytes a `DeviceLoader` holds for `data` (its uint8 images padded by `pad`, its int64 labels)."
+def device_bytes(data: ImageData, pad: int = 0, mirror: bool = False) -> int:
+    "Bytes a `DeviceLoader` holds for `data`: its uint8 images padded by `pad` (twice, `mirror`: flips), its labels."
     n, c, h, w = data.images.shape
-    return n * c * (h + 2 * pad) * (w + 2 * pad) * data.images.element_size() + data.labels.nbytes
+    return (1 + mirror) * n * c * (h + 2 * pad) * (w + 2 * pad) * data.images.element_size() + data.labels.nbytes
 
 
 def choose_loader(nbytes: int, free: int | None, num_workers: int = 0, fraction: float = 0.5) -> tuple[str, str]:
@@ -421,15 +421,14 @@ def get_dataloaders(
     mean, std = stats_fn(train.images)
     kind = loader
     if loader == 'auto':
-        need = sum(device_bytes(d, p) for d, p in ((train, aug.pad), (val, 0), (test, 0)) if d is not None)
+        held = ((train, aug.pad, aug.flip), (val, 0, False), (test, 0, False))
+        need = sum(device_bytes(*h) for h in held if h[0] is not None)
         kind, why = choose_loader(need, free_memory(device), num_workers)
         if kind == 'torch' and not num_workers:
             warnings.warn(f"loader='auto' chose the DataLoader path: {why}")
     factory = LOADERS[kind]
-    common = dict(mean=mean, std=std, seed=seed, rank=rank, world_size=world_size, num_workers=num_workers)
-    common.update(
-        pin_memory=pin_memory, persistent_workers=persistent_workers, device=device, channels_last=channels_last
-    )
+    common = dict(mean=mean, std=std, seed=seed, rank=rank, world_size=world_size, channels_last=channels_last)
+    common.update(num_workers=num_workers, pin_memory=pin_memory, persistent_workers=persistent_workers, device=device)
     ebs = eval_batch_size or 2 * batch_size
     mk = lambda d, **a: None if d is None else factory(d, **common, **a)
     return DataLoaders(
