@@ -263,16 +263,8 @@ def main(argv=None) -> int:
     for r in rows:
         print(f'{r["model"]} compile={"yes" if r["compiled"] else "no"}: trainer/loop images/s ratio {r["ratio"]:.3f}')
     if args.json:
-        meta = dict(
-            device=hw,
-            torch=torch.__version__,
-            batch_size=args.batch_size,
-            size=args.size,
-            steps=args.steps,
-            repeats=args.repeats,
-            warmup=args.warmup,
-            classes=args.classes,
-        )
+        keys = ('batch_size', 'size', 'steps', 'repeats', 'warmup', 'classes', 'threads')
+        meta = dict(device=hw, torch=torch.__version__, **{k: getattr(args, k) for k in keys})
         with open(args.json, 'w') as f:
             json.dump(dict(meta=meta, rows=rows), f, indent=1)
     return 0
