@@ -57,9 +57,10 @@ def one_epoch(loader) -> tuple[float, int]:
 
 
 def check_same_batches(dev, tv, data: ImageData, hwc: np.ndarray):
-    "Both paths yield float32 [B, 3, 32, 32] batches, and without augmentation the same normalised pixels."
+    "Both paths yield float32 [B, 3, 32, 32] batches with int64 labels, and without augmentation the same normalised pixels."
     (xd, yd), (xt, yt) = next(iter(dev)), next(iter(tv))
     assert xd.dtype == xt.dtype == torch.float32 and xd.shape == xt.shape, (xd.dtype, xt.dtype, xd.shape, xt.shape)
+    assert yd.dtype == yt.dtype == torch.int64 and yd.shape == yt.shape, (yd.dtype, yt.dtype)
     plain = torch.stack([torchvision_transform(False)(Image.fromarray(hwc[i])) for i in range(16)])
     diff = (normalize(data.images[:16], torch.tensor(MEAN), torch.tensor(STD)) - plain).abs().max().item()
     assert diff < 1e-5, f'normalisation differs from torchvision by {diff}'
@@ -101,10 +102,12 @@ def main() -> int:
     assert imgs['torchvision'] == imgs['device'] == args.epochs * args.n, imgs
     rate = {k: imgs[k] / secs[k] for k in secs}
     ratio = rate['device'] / rate['torchvision']
-    print(f'data path, {args.n} images 3x32x32 uint8, batch {args.bs}, crop(pad 4) + flip + normalize, CPU, '
-          f'{torch.get_num_threads()} torch threads, {args.epochs} timed epochs each')
-    print(f"torchvision PIL transforms, DataLoader with {args.workers} workers: {rate['torchvision']:10,.0f} images/s")
-    print(f"resnet_nb DeviceLoader (device-resident):  {rate['device']:10,.0f} images/s")
+    print(
+        f'data path, {args.n} images 3x32x32 uint8, batch {args.bs}, crop(pad 4) + flip + normalize, CPU, '
+        f'{torch.get_num_threads()} torch threads, {args.epochs} timed epochs each'
+    )
+    print(f'torchvision PIL transforms, DataLoader with {args.workers} workers: {rate["torchvision"]:10,.0f} images/s')
+    print(f'resnet_nb DeviceLoader (device-resident):  {rate["device"]:10,.0f} images/s')
     print(f'ratio: {ratio:.1f}x (goal: at least {args.goal:g}x)')
     if ratio < args.goal and not args.quick:
         print(f'FAIL: {ratio:.1f}x is under the goal of {args.goal:g}x')
