@@ -38,7 +38,7 @@ def crop_flip_padded(xs: Tensor, idx: Tensor, dy: Tensor, dx: Tensor, flip: Tens
         raise ValueError(f'flip needs the images next to their mirror images, [N, 2, C, H, W]; got {list(xs.shape)}')
     h, w, dev, xs = hp - 2 * pad, wp - 2 * pad, xs.device, xs.contiguous()
     rows = xs.view(-1).as_strided((xs.numel() - w + 1, w), (1, 1))  # every run of w pixels
-    img, dy, dx = m * idx.to(dev), dy.to(dev), dx.to(dev)  # image idx of xs seen as [N*M, C, H+2p, W+2p]
+    img, dy, dx = m * idx.to(dev, torch.long), dy.to(dev), dx.to(dev)  # image idx of xs as [N*M, C, H+2p, W+2p]
     if flip is not None:
         f = flip.to(dev)
         img, dx = img + f, torch.where(f, 2 * pad - dx, dx)  # the mirror image, mirrored offset
@@ -201,7 +201,7 @@ class DeviceLoader(_EpochMixin):
         self._scale, self._bias = norm_params(self.mean, self.std, c, dtype, self.device)
         images, self.labels = data.images.to(self.device), data.labels.to(self.device)
         xs = F.pad(images, (p,) * 4, mode=self.aug.pad_mode) if p else images
-        self._padded = with_mirror(xs) if self.aug.flip else xs[:, None]  # cropped from per batch
+        self._padded = (with_mirror(xs) if self.aug.flip else xs[:, None]).contiguous()  # cropped from per batch
         self.images = self._padded[:, 0, :, p : xs.shape[2] - p, p : xs.shape[3] - p]
         self.classes, self.n, self.batch_size, self.shuffle = data.classes, len(data), batch_size, shuffle
         self.seed, self.drop_last, self.rank, self.world_size = seed, drop_last, rank, world_size
