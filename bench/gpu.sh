@@ -4,8 +4,8 @@
 #   overhead    bench/trainer_overhead.py --device cuda: the trainer against a hand-written loop (budget 3%)
 #   fast        time to 94% on the CIFAR-10 JPEG copy with the fast recipe: test accuracy over 5 seeds, mean and spread
 #   notebook    one papermill execution of nbs/train.ipynb with the fast recipe (live chart and tables kept)
-#   plain       a plain ResNet-18 recipe on the same data with the fast recipe's budget, for comparison
 #   throughput  bench/throughput.py: resnet18 and resnet50 images/s, trainer vs bare loop, compiled and not
+#   plain       a plain ResNet-18 recipe on the same data with the fast recipe's budget, for comparison
 # Each stage's time is printed; a failing stage does not stop the others; the script ends with a non-zero code and the
 # list of failed stages. Everything printed goes to bench/results/gpu-<date>.txt, the figures to gpu-<date>.json, the
 # executed notebook to bench/results/train-fast-gpu.ipynb (and, when $OUT is set, copies of the three into $OUT).
@@ -44,7 +44,7 @@ else
   DATA_KW='{path: cifar10-q75, size: 32}'
   SMALL=()
 fi
-mkdir -p "$RES" "$WORK/logs"
+mkdir -p "$RES" "$WORK/logs"; rm -f "$WORK"/*.json  # no figures left from an earlier run
 TXT=$RES/gpu-$STAMP.txt; JSON=$RES/gpu-$STAMP.json; NB_OUT=$RES/train-fast-gpu.ipynb
 [ "$SMOKE" = 1 ] && TXT=$RES/gpu-smoke-$STAMP.txt && JSON=$RES/gpu-smoke-$STAMP.json
 exec > >(tee "$TXT") 2>&1
@@ -156,18 +156,18 @@ EOF
 }
 stage notebook 120 run_notebook
 
-stage plain 90 $PY bench/recipe_seeds.py --config "$PLAIN_RECIPE" --budget-of "$FAST_RECIPE" --seeds "$PLAIN_SEEDS" \
-  --label "plain resnet18 ($PLAIN_RECIPE, budget of $FAST_RECIPE)" \
-  --target "$TARGET" --json "$WORK/plain.json" "${DATA[@]}" "device=$DEVICE" model=resnet18 'model_kwargs={stem: cifar}' \
-  scheduler=cosine 'milestones=[]' val_split=0 monitor=train_acc precision=bf16 channels_last=true name=plain-resnet18 \
-  "${SMALL[@]}"
-
 if [ "$SMOKE" = 1 ]; then
   stage throughput 60 $PY bench/throughput.py --quick --json "$WORK/throughput.json"
 else
   stage throughput 200 $PY bench/throughput.py --device cuda --models resnet18,resnet50 --compile both \
     --json "$WORK/throughput.json"
 fi
+
+stage plain 150 $PY bench/recipe_seeds.py --config "$PLAIN_RECIPE" --budget-of "$FAST_RECIPE" --seeds "$PLAIN_SEEDS" \
+  --label "plain resnet18 ($PLAIN_RECIPE, budget of $FAST_RECIPE)" \
+  --target "$TARGET" --json "$WORK/plain.json" "${DATA[@]}" "device=$DEVICE" model=resnet18 'model_kwargs={stem: cifar}' \
+  scheduler=cosine 'milestones=[]' val_split=0 monitor=train_acc precision=bf16 channels_last=true name=plain-resnet18 \
+  "${SMALL[@]}"
 
 # --- the figures together ---
 echo; echo "=== summary ($(elapsed) s in all) ==="

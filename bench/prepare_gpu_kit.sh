@@ -8,11 +8,12 @@
 # execnb (for the notebooks' `#| gpu` cells). It has no network: everything it installs comes from .gpu_kit/wheels.
 #
 # Usage: bash bench/prepare_gpu_kit.sh [path/to/cifar10-q75-jpeg.tar.gz]
-#        (default: ../shared/data/cifar10-q75/cifar10-q75-jpeg.tar.gz beside the checkout)
+#        (default: shared/data/cifar10-q75/cifar10-q75-jpeg.tar.gz in the folder that holds the checkout, the place
+#        resnet_nb.datasets.prepare_cifar10_q75 looks too)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KIT=.gpu_kit
-TARBALL=${1:-../shared/data/cifar10-q75/cifar10-q75-jpeg.tar.gz}
+TARBALL=${1:-$(dirname "$PWD")/shared/data/cifar10-q75/cifar10-q75-jpeg.tar.gz}
 SHA256=0d82250787a641ca2325a78e33e39aa7521411d712a1f06300cb97c1c52e5b08
 LIMIT_MIB=64  # what travels to the GPU machine, the tree included
 
@@ -44,10 +45,10 @@ else
 fi
 
 rm -rf "$KIT/wheels.new"
-python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
   --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 \
   --platform manylinux_2_26_x86_64 --platform manylinux_2_5_x86_64 --platform manylinux1_x86_64 \
-  -d "$KIT/wheels.new" "${WHEELS[@]}"
+  -d "$KIT/wheels.new" "${WHEELS[@]}" 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
 n=$(ls "$KIT/wheels.new" | wc -l)
 if [ "$n" -ne "${#WHEELS[@]}" ]; then
   echo "prepare_gpu_kit: expected ${#WHEELS[@]} wheels, got $n" >&2; exit 1

@@ -10,8 +10,10 @@ batches; the loop side is forward, loss, backward, step, zero_grad, scheduler st
 (trainer, loop, loop, trainer, ...) so that drifts hit both alike. On a GPU images/s comes from the wall clock with
 `torch.cuda.synchronize` before and after each trial (never inside it); on the CPU from this process's CPU time (one
 thread by default), which other programs sharing the cores do not inflate (wall-clock times are kept in the JSON).
-The warm-up steps before the first timed trial of each side (the compilation, on the compiled rows) are timed apart and
-reported, never counted in images/s. The ratio is the median over trials of trainer images/s divided by the
+The warm-up steps before the first timed trial of each side (the compilation, on the compiled rows: the trainer's
+`CompileWarmupCB` runs every batch shape once before its first epoch, the loop compiles on its first step) are timed
+apart and reported, never counted in images/s. The trainer side warms up first, so the loop's compilation finds the
+same graphs in the compile cache: its warm-up is the cached cost, the trainer's the full one. The ratio is the median over trials of trainer images/s divided by the
 neighbouring loop trial's (1.0: no overhead; the overhead column is loop/trainer - 1).
 
 Usage: python bench/throughput.py [--device cuda] [--models resnet18,resnet50] [--batch-size 256] [--steps 30]
@@ -20,12 +22,14 @@ Usage: python bench/throughput.py [--device cuda] [--models resnet18,resnet50] [
 """
 
 import argparse, copy, json, statistics, sys, time
+from pathlib import Path
 from types import SimpleNamespace
 import torch, torch.nn as nn
 
 from resnet_nb.config import TrainConfig
 from resnet_nb.core import seed_everything, unwrap
 from resnet_nb.trainer import build_learner
+from resnet_nb.speed import CompileWarmupCB
 
 LR, MOMENTUM, WD = 0.01, 0.9, 5e-4
 QUICK = dict(
@@ -51,6 +55,7 @@ class DeviceBatches:
 
     def __init__(self, xs: list, ys: list, n: int):
         self.xs, self.ys, self.n = xs, ys, n
+        self.batch_size, self.n_samples = len(xs[0]), n * len(xs[0])  # what the compile warm-up reads
 
     def __len__(self) -> int:
         return self.n
@@ -119,7 +124,10 @@ class Timer:
 
 def trainer_trial(learn, batches, n: int, device) -> tuple:
     "(wall, CPU) seconds for `n` training steps through `learn.fit`."
-    learn.dls = SimpleNamespace(train=DeviceBatches(*batches, n), val=None, test=None)
+    x = batches[0][0]
+    learn.dls = SimpleNamespace(
+        train=DeviceBatches(*batches, n), val=None, test=None, in_chans=x.shape[1], image_size=x.shape[-1]
+    )
     learn.history, learn.start_epoch, step = [], 0, learn.step
     t = Timer(device)
     with t:
@@ -157,7 +165,9 @@ def bench_one(name: str, args, device: torch.device, compiled: bool) -> dict:
     learn = make_learner(name, args, device, compiled)
     loop = make_loop(copy.deepcopy(unwrap(learn.model)), device, compiled)
     batches = random_batches(args, device)
-    warm_trainer = trainer_trial(learn, batches, args.warmup, device)
+    warm_trainer = trainer_trial(learn, batches, args.warmup, device)  # with the trainer's compile warm-up, if any
+    compile_s = getattr(learn, 'compile_seconds', None)
+    learn.remove_cb(learn.cb(CompileWarmupCB))  # it runs at every fit: once is what a training run does
     warm_loop = loop(batches, args.warmup)
     tr, lo = [], []
     for r in range(args.repeats):
@@ -178,6 +188,7 @@ def bench_one(name: str, args, device: torch.device, compiled: bool) -> dict:
         ratio=ratio,
         warmup_s_trainer=warm_trainer[0],
         warmup_s_loop=warm_loop[0],
+        trainer_compile_warmup_s=compile_s,  # the trainer's own compile warm-up (inside warmup_s_trainer)
         trainer_trials_s=tr,
         loop_trials_s=lo,
     )  # (wall, cpu) seconds per trial
@@ -258,15 +269,16 @@ def main(argv=None) -> int:
         flush=True,
     )
     compiles = {'no': [False], 'yes': [True], 'both': [False, True]}[args.compile]
-    rows = [bench_one(m.strip(), args, device, c) for m in args.models.split(',') if m.strip() for c in compiles]
+    keys = ('batch_size', 'size', 'steps', 'repeats', 'warmup', 'classes', 'threads')
+    meta, rows = dict(device=hw, torch=torch.__version__, **{k: getattr(args, k) for k in keys}), []
+    for m in [m.strip() for m in args.models.split(',') if m.strip()]:
+        for c in compiles:
+            rows.append(bench_one(m, args, device, c))
+            if args.json:  # after every row: a run stopped at a time limit keeps what it measured
+                Path(args.json).write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
     print(table(rows))
     for r in rows:
         print(f'{r["model"]} compile={"yes" if r["compiled"] else "no"}: trainer/loop images/s ratio {r["ratio"]:.3f}')
-    if args.json:
-        keys = ('batch_size', 'size', 'steps', 'repeats', 'warmup', 'classes', 'threads')
-        meta = dict(device=hw, torch=torch.__version__, **{k: getattr(args, k) for k in keys})
-        with open(args.json, 'w') as f:
-            json.dump(dict(meta=meta, rows=rows), f, indent=1)
     return 0
 
 
