@@ -8,17 +8,18 @@ import argparse, os, sys
 from pathlib import Path
 import yaml
 import resnet_nb
-from .core import resolve_path, format_table, short_path
+from .core import resolve_path, format_table, short_path, lookup
 from .config import TrainConfig, make_config, parse_overrides, config_help, list_recipes
 from .runs import list_runs, summary_lines
 from .trainer import RunInterrupted, train
-from .sweep import sweep_command
+from .sweep import EXECUTORS, sweep_command
+from .cluster import SLURM_OPTIONS, slurm_train  # (and the sweep executor 'slurm')
 from .inspect import cka_command
 from .download import dataset_status, download
 
 # %% auto #0
-__all__ = ['RUNS_COLUMNS', 'UsageError', 'cmd_train', 'cmd_resume', 'cmd_runs', 'cmd_cka', 'cmd_data', 'cmd_sweep',
-           'build_parser', 'run_cli', 'main']
+__all__ = ['TRAIN_EXECUTORS', 'RUNS_COLUMNS', 'UsageError', 'cmd_train', 'cmd_resume', 'cmd_runs', 'cmd_cka', 'cmd_data',
+           'cmd_sweep', 'add_slurm_flags', 'build_parser', 'run_cli', 'main']
 
 # %% ../nbs/27_cli.ipynb #d8850a7c
 class UsageError(Exception):
@@ -42,13 +43,42 @@ def _train(cfg: TrainConfig, cbs=None) -> Path:
     return run_dir
 
 
-def cmd_train(args, cbs=None) -> Path | None:
-    "`resnet_nb train [--config RECIPE] [key=value ...]`"
+def _slurm_flags(args) -> list[str]:
+    "The SLURM-only flags given on this command line."
+    multi = ('nodes', 'gpus_per_node', 'tasks_per_node')
+    given = [k for k in (*SLURM_OPTIONS, *multi) if getattr(args, k, None) not in (None, [])]
+    return [f'--{k.replace("_", "-")}' for k in given] + ([] if getattr(args, 'wait', True) else ['--no-wait'])
+
+
+def _train_here(cfg: TrainConfig, args, cbs=None) -> Path:
+    if _slurm_flags(args):
+        raise UsageError(f'{", ".join(_slurm_flags(args))}: only with --executor slurm (on one machine, torchrun)')
+    return _train(cfg, cbs)
+
+
+def _train_slurm(cfg: TrainConfig, args, cbs=None) -> Path | str:
+    if cbs:
+        raise UsageError('callbacks cannot travel to a SLURM job; use --executor local')
+    try:
+        kw = dict(nodes=args.nodes or 1, gpus_per_node=args.gpus_per_node, tasks_per_node=args.tasks_per_node)
+        rd = slurm_train(cfg, vars(args), wait=args.wait, **kw)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if isinstance(rd, Path):
+        print(summary_lines(rd))
+    return rd
+
+
+TRAIN_EXECUTORS = {'local': _train_here, 'slurm': _train_slurm}
+
+
+def cmd_train(args, cbs=None) -> Path | str | None:
+    "`resnet_nb train [--config RECIPE] [key=value ...] [--executor slurm --nodes N ...]`"
     cfg = _config(args.config, args.overrides)
     if args.dry_run:
         print(cfg.to_yaml(), end='')
         return None
-    return _train(cfg, cbs)
+    return lookup(TRAIN_EXECUTORS, getattr(args, 'executor', 'local'), '--executor')(cfg, args, cbs)
 
 
 def cmd_resume(args, cbs=None) -> Path | None:
@@ -100,7 +130,11 @@ def cmd_data(args, cbs=None):
 
 
 def cmd_sweep(args, cbs=None):
-    "`resnet_nb sweep ...`, implemented in `resnet_nb.sweep`."
+    "`resnet_nb sweep ...`, implemented in `resnet_nb.sweep` (and `resnet_nb.cluster` for `--executor slurm`)."
+    if args.executor == 'local' and _slurm_flags(args):
+        raise UsageError(f'{", ".join(_slurm_flags(args))}: only with --executor slurm')
+    if args.executor != 'local' and args.gpus_per_point:
+        raise UsageError('--gpus-per-point is for --executor local; a SLURM job gets its GPUs with --gpus')
     try:
         return sweep_command(args)
     except (ValueError, FileNotFoundError) as e:
@@ -114,6 +148,46 @@ def _keys_help() -> str:
         '  resnet_nb train dataset=imagefolder data_dir=~/pets dataset_kwargs="{size: 64}"   # ~/pets/<class>/*.jpg\n\n'
         'keys (TrainConfig fields) with their defaults, what they mean and what they allow:\n' + config_help()
     )
+
+
+def add_slurm_flags(p: argparse.ArgumentParser, sweep: bool) -> None:
+    "The `--executor` flag and the SLURM options (defaults: `~/.config/resnet_nb/slurm.yaml`, `RESNET_NB_SLURM_*`)."
+    g = p.add_argument_group(
+        'where it runs', 'SLURM options default to the cluster config file or RESNET_NB_SLURM_<KEY>'
+    )
+    g.add_argument(
+        '--executor', default='local', choices=sorted(EXECUTORS), help='local (this machine) or slurm (submitit)'
+    )
+    g.add_argument('--partition', help=SLURM_OPTIONS['partition'][1])
+    g.add_argument('--cpus', type=int, help=SLURM_OPTIONS['cpus'][1] + ' (default 1)')
+    g.add_argument('--mem', help=SLURM_OPTIONS['mem'][1])
+    g.add_argument('--time', type=int, metavar='MINUTES', help=SLURM_OPTIONS['time'][1] + ' (default 60)')
+    g.add_argument(
+        '--sbatch',
+        action='append',
+        metavar='FLAG=VALUE',
+        help='an extra sbatch flag, e.g. --sbatch qos=high (repeatable)',
+    )
+    g.add_argument(
+        '--no-wait', dest='wait', action='store_false', help='return after submitting (re-run the command to reattach)'
+    )
+    if sweep:
+        g.add_argument('--gpus', type=int, help=SLURM_OPTIONS['gpus'][1] + ' (default 0)')
+        g.add_argument(
+            '--array-parallelism', type=int, metavar='N', help=SLURM_OPTIONS['array_parallelism'][1] + ' (default 16)'
+        )
+        g.add_argument(
+            '--gpus-per-point',
+            type=int,
+            metavar='N',
+            help='local: give each point its own N GPUs (CUDA_VISIBLE_DEVICES)',
+        )
+    else:
+        g.add_argument('--nodes', type=int, help='nodes of the one DDP job (default 1)')
+        g.add_argument('--gpus-per-node', type=int, metavar='G', help="GPUs per node (default: the config's gpus, 0)")
+        g.add_argument(
+            '--tasks-per-node', type=int, metavar='T', help='processes per node (default: one per GPU, or 1)'
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -153,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar='key=value',
         help='TrainConfig fields, typed as YAML (int, float, bool, list, str)',
     )
+    add_slurm_flags(t, sweep=False)
     t.set_defaults(func=cmd_train)
     s = sub.add_parser(
         'sweep',
@@ -174,7 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
         help='recipe for the fixed part (default: the embedded default of `resnet_nb train`)',
     )
     s.add_argument('--name', '-n', help='sweep name: results in RUNS_DIR/sweep-NAME/ (default: from the grid)')
-    s.add_argument('--jobs', '-j', type=int, default=1, help='points run at the same time (processes)')
+    s.add_argument(
+        '--jobs', '-j', type=int, help='points at once (local: processes, default 1 or one per GPU group; slurm: array)'
+    )
     s.add_argument('--runs-dir', default='runs', help='root of all runs (default: runs)')
     s.add_argument(
         '--skip-failed',
@@ -183,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument('--dry-run', action='store_true', help='list the points and stop')
     s.add_argument('overrides', nargs='*', metavar='key=v1,v2')
+    add_slurm_flags(s, sweep=True)
     s.set_defaults(func=cmd_sweep)
     r = sub.add_parser(
         'runs',

@@ -9,16 +9,27 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 import yaml
 import resnet_nb
-from .core import find_root, resolve_path, short_path, read_json, first_value, atomic_save, format_table
+from resnet_nb.core import (
+    find_root,
+    resolve_path,
+    short_path,
+    read_json,
+    first_value,
+    atomic_save,
+    format_table,
+    lookup,
+)
 from filelock import FileLock, Timeout
 from .runs import find_run
 from .config import TrainConfig, config_changes, make_config, load_recipe, parse_value, parameters_source
 
 # %% auto #0
-__all__ = ['NOTEBOOK_ONLY', 'RUN_DIR_KEY', 'notebook_params', 'notebook_config', 'show_run_dir', 'run_dir_of', 'train_notebook',
-           'sync_parameters_cell', 'notebook_defaults', 'recipe_params', 'run_notebook', 'stderr_to', 'split_values',
-           'parse_sweep_words', 'point_key', 'expand_grid', 'load_grid', 'load_manifest', 'varying_keys', 'point_name',
-           'should_run', 'run_sweep', 'sweep_table', 'sweep_command']
+__all__ = ['NOTEBOOK_ONLY', 'RUN_DIR_KEY', 'EXECUTORS', 'notebook_params', 'notebook_config', 'show_run_dir', 'run_dir_of',
+           'train_notebook', 'sync_parameters_cell', 'notebook_defaults', 'recipe_params', 'run_notebook', 'stderr_to',
+           'split_values', 'parse_sweep_words', 'point_key', 'expand_grid', 'load_grid', 'load_manifest',
+           'varying_keys', 'point_name', 'run_point', 'should_run', 'visible_gpus', 'gpu_groups', 'check_points',
+           'sweep_lock', 'point_record', 'point_params', 'run_sweep', 'sweep_table', 'register_executor',
+           'local_executor', 'sweep_command']
 
 # %% ../nbs/23_sweep.ipynb #52648385
 _PLAIN = (str, int, float, bool, list, dict, tuple, type(None))
@@ -258,34 +269,25 @@ def _error_text(e: Exception) -> str:
     return (f'{ename}: {evalue}' if ename else f'{type(e).__name__}: {e}')[:2000]
 
 # %% ../nbs/23_sweep.ipynb #0f186e5f
-def _run_point(
+def run_point(
     params: dict, name: str, runs_dir: str, notebook: str | None, work: str, threads: int | None = None
 ) -> dict:
-    "Run one sweep point through `run_notebook`; returns status, run_dir or error, seconds and accuracies."
+    "Run one sweep point through `run_notebook`; never raises: returns status, run_dir or error, seconds, accuracies (and GPUs)."
     if threads:
         os.environ.setdefault('OMP_NUM_THREADS', str(threads))
     t0 = time.time()
     try:
         with stderr_to(Path(work).with_suffix('.log')):  # kernel chatter goes to notebooks/<key>.log
             rd = run_notebook({**params, 'runs_dir': runs_dir, 'name': name}, notebook=notebook, output=work)
-        s = read_json(rd / 'summary.json')
-        return dict(
-            status='done',
-            run_dir=str(rd),
-            error=None,
-            notebook=str(rd / 'train.ipynb'),
-            seconds=round(time.time() - t0, 1),
-            best_val_acc=first_value(s, 'best_val_acc', 'best_monitor'),
-            test_acc=first_value(s, 'test_acc'),
-        )
     except Exception as e:
+        nb = work if Path(work).exists() else None
         return dict(
-            status='failed',
-            run_dir=None,
-            error=_error_text(e),
-            seconds=round(time.time() - t0, 1),
-            notebook=work if Path(work).exists() else None,
+            status='failed', run_dir=None, error=_error_text(e), seconds=round(time.time() - t0, 1), notebook=nb
         )
+    s, gpus = read_json(rd / 'summary.json'), os.environ.get('CUDA_VISIBLE_DEVICES')
+    res = dict(status='done', run_dir=str(rd), error=None, notebook=str(rd / 'train.ipynb'))
+    res.update(seconds=round(time.time() - t0, 1), best_val_acc=first_value(s, 'best_val_acc', 'best_monitor'))
+    return {**res, 'test_acc': first_value(s, 'test_acc'), **({'gpus': gpus} if gpus is not None else {})}
 
 # %% ../nbs/23_sweep.ipynb #c1057246
 def should_run(rec: dict, retry_failed: bool = True) -> bool:
@@ -294,41 +296,99 @@ def should_run(rec: dict, retry_failed: bool = True) -> bool:
         return False
     return retry_failed or rec.get('status') != 'failed'
 
+# %% ../nbs/23_sweep.ipynb #5d22f915
+def visible_gpus() -> list[str]:
+    "The GPUs this process may use: the entries of `CUDA_VISIBLE_DEVICES` when it is set, else every device torch sees."
+    env = os.environ.get('CUDA_VISIBLE_DEVICES')
+    if env is not None:
+        return [g.strip() for g in env.split(',') if g.strip()]
+    import torch
+
+    return [str(i) for i in range(torch.cuda.device_count())]
+
+
+def gpu_groups(gpus: list[str], per_point: int) -> list[str]:
+    "`CUDA_VISIBLE_DEVICES` values that give each concurrent point its own `per_point` GPUs (leftovers stay unused)."
+    if len(gpus) < per_point or per_point < 1:
+        raise ValueError(
+            f'--gpus-per-point={per_point} is not allowed: {len(gpus)} GPU(s) visible here '
+            f'(CUDA_VISIBLE_DEVICES or torch.cuda.device_count()); allowed: 1 to {len(gpus)}'
+        )
+    return [','.join(gpus[i : i + per_point]) for i in range(0, len(gpus) - per_point + 1, per_point)]
+
+
+def _take_gpus(queue) -> None:
+    "Pool-worker initializer: claim one GPU group for the worker's lifetime (its kernels inherit it)."
+    os.environ['CUDA_VISIBLE_DEVICES'] = queue.get()
+
 # %% ../nbs/23_sweep.ipynb #cfed5037
-def run_sweep(
-    points: list[dict],
-    name: str = 'sweep',
-    runs_dir: str | Path = 'runs',
-    jobs: int = 1,
-    notebook: str | Path | None = None,
-    retry_failed: bool = True,
-    verbose: bool = True,
-) -> list[dict]:
-    "Run every point through the training notebook, `jobs` at a time, skipping points already done; returns their records."
-    axes = varying_keys(points)
-    defaults = notebook_defaults(notebook)
-    for i, p in enumerate(points):  # a bad key or value stops the sweep before it starts
+def check_points(points: list[dict], notebook: str | Path | None = None) -> list[str]:
+    "Validate every point before any starts (a bad key or value is one line naming the point); returns the sweep's axes."
+    axes, defaults = varying_keys(points), notebook_defaults(notebook)
+    for i, p in enumerate(points):
         try:
             make_config({**defaults, **p})
         except ValueError as e:
             raise ValueError(f'sweep point {i + 1} of {len(points)} ({point_name(p, axes)}): {e}') from None
-    sdir = resolve_path(runs_dir) / f'sweep-{name}'
+    return axes
+
+
+@contextlib.contextmanager
+def sweep_lock(sdir: Path, name: str):
+    "Hold the sweep folder's lock while the block runs: a second start would run every point twice, so it is a ValueError."
     (sdir / 'notebooks').mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(sdir / 'sweep.lock'))
     try:
-        lock.acquire(timeout=0)  # one sweep per folder at a time: a second start would run every point twice
+        lock.acquire(timeout=0)
     except Timeout:
         raise ValueError(
             f'sweep {name!r} is already running in another process ({short_path(sdir)} is locked); '
             'wait for it to end or stop it, then start it again to run what is left'
         ) from None
     try:
-        return _sweep_locked(points, name, sdir, jobs, notebook, retry_failed, verbose, axes)
+        yield
     finally:
         lock.release()
 
 
-def _sweep_locked(points, name, sdir, jobs, notebook, retry_failed, verbose, axes) -> list[dict]:
+def point_record(i: int, p: dict, axes: list[str], rec: dict, sdir: Path) -> dict:
+    "The manifest record of point `i` as it (re)starts; an attempt that was cut off mid-run is resumed from its run folder."
+    cut = rec.get('status') in ('running', 'requeued')
+    prev = find_run(sdir, rec['name'], need_checkpoint=False) if cut else None
+    out = dict(key=point_key(p), index=i, name=point_name(p, axes), params=p, status='running')
+    return {**out, 'attempts': rec.get('attempts', 0) + 1, 'resumed_from': str(prev) if prev else None}
+
+
+def point_params(rec: dict) -> dict:
+    "The notebook parameters of a record: its point, plus `resume` when it continues an earlier attempt."
+    return {**rec['params'], **({'resume': rec['resumed_from']} if rec.get('resumed_from') else {})}
+
+
+def run_sweep(
+    points: list[dict],
+    name: str = 'sweep',
+    runs_dir: str | Path = 'runs',
+    jobs: int | None = None,
+    notebook: str | Path | None = None,
+    retry_failed: bool = True,
+    verbose: bool = True,
+    gpus_per_point: int = 0,
+) -> list[dict]:
+    "Run every point through the training notebook, `jobs` at a time (default 1, or one per GPU group), skipping points done."
+    axes = check_points(points, notebook)
+    groups = gpu_groups(visible_gpus(), gpus_per_point) if gpus_per_point else None
+    jobs = jobs or (len(groups) if groups else 1)
+    if groups and jobs > len(groups):
+        raise ValueError(
+            f'--jobs={jobs} is not allowed with --gpus-per-point={gpus_per_point}: {len(groups)} GPU group(s) here; '
+            f'allowed: 1 to {len(groups)}'
+        )
+    sdir = resolve_path(runs_dir) / f'sweep-{name}'
+    with sweep_lock(sdir, name):
+        return _sweep_locked(points, name, sdir, jobs, notebook, retry_failed, verbose, axes, groups)
+
+
+def _sweep_locked(points, name, sdir, jobs, notebook, retry_failed, verbose, axes, groups) -> list[dict]:
     "The body of `run_sweep`, run while the sweep's lock is held."
     man = load_manifest(sdir)
     man.update(name=name, created=man.get('created', time.strftime('%Y-%m-%d %H:%M:%S')))
@@ -337,58 +397,42 @@ def _sweep_locked(points, name, sdir, jobs, notebook, retry_failed, verbose, axe
     todo = []
     for i, p in enumerate(points):
         k, r = point_key(p), recs.get(point_key(p), {})
-        if not should_run(r, retry_failed):
-            continue
-        prev = (
-            find_run(sdir, r['name'], need_checkpoint=False) if r.get('status') == 'running' else None
-        )  # killed mid-run
-        recs[k] = dict(
-            key=k,
-            index=i,
-            name=point_name(p, axes),
-            params=p,
-            status='running',
-            attempts=r.get('attempts', 0) + 1,
-            resumed_from=str(prev) if prev else None,
-        )
-        todo.append(k)
+        if should_run(r, retry_failed):
+            recs[k] = point_record(i, p, axes, r, sdir)
+            todo.append(k)
     save()
     if verbose:
-        print(
-            f'sweep {name}: {len(points)} points, {len(points) - len(todo)} already done or skipped, {len(todo)} to run'
-        )
+        print(f'sweep {name}: {len(points)} points, {len(points) - len(todo)} done or skipped, {len(todo)} to run')
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+    nb = str(notebook) if notebook else None
     args = {
-        k: (
-            {**recs[k]['params'], **({'resume': recs[k]['resumed_from']} if recs[k]['resumed_from'] else {})},
-            recs[k]['name'],
-            str(sdir),
-            str(notebook) if notebook else None,
-            str(sdir / 'notebooks' / f'{k}.ipynb'),
-            threads,
-        )
+        k: (point_params(recs[k]), recs[k]['name'], str(sdir), nb, str(sdir / 'notebooks' / f'{k}.ipynb'), threads)
         for k in todo
     }
 
     def record(k, res):
         recs[k].update(res)
         save()
+        err = f' ({res["error"].splitlines()[0][:120]})' if res['error'] else ''
         if verbose:
-            print(
-                f'  {recs[k]["name"]}: {res["status"]} in {res["seconds"]}s'
-                + (f' ({res["error"].splitlines()[0][:120]})' if res['error'] else '')
-            )
+            print(f'  {recs[k]["name"]}: {res["status"]} in {res["seconds"]}s{err}')
 
-    from resnet_nb import sweep as _mod  # workers import the function from the module
+    from resnet_nb import sweep as _mod  # workers import the functions from the module
 
-    if jobs <= 1:
+    if jobs <= 1 and not groups:
         for k in todo:
-            record(k, _mod._run_point(*args[k]))
-    else:
-        with ProcessPoolExecutor(jobs, mp_context=mp.get_context('spawn')) as ex:
-            futs = {ex.submit(_mod._run_point, *args[k]): k for k in todo}
-            for f in as_completed(futs):
-                record(futs[f], f.result())
+            record(k, _mod.run_point(*args[k]))
+        return [recs[point_key(p)] for p in points]
+    ctx, init = mp.get_context('spawn'), {}
+    if groups:  # each worker claims one GPU group for its lifetime
+        queue = ctx.Queue()
+        for g in groups[:jobs]:
+            queue.put(g)
+        init = dict(initializer=_mod._take_gpus, initargs=(queue,))
+    with ProcessPoolExecutor(jobs, mp_context=ctx, **init) as ex:
+        futs = {ex.submit(_mod.run_point, *args[k]): k for k in todo}
+        for f in as_completed(futs):
+            record(futs[f], f.result())
     return [recs[point_key(p)] for p in points]
 
 # %% ../nbs/23_sweep.ipynb #d1aa8a43
@@ -408,6 +452,22 @@ def sweep_table(sweep_dir: str | Path) -> list[dict]:
         for r in recs
     ]
 
+# %% ../nbs/23_sweep.ipynb #08f4d75a
+EXECUTORS: dict = {}
+
+
+def register_executor(name: str, fn) -> None:
+    "Make `resnet_nb sweep --executor NAME` run with `fn(points, name=, runs_dir=, jobs=, retry_failed=, options=)`."
+    EXECUTORS[name] = fn
+
+
+def local_executor(points: list[dict], options: dict | None = None, **kw) -> list[dict]:
+    "The embedded default: `run_sweep` on this machine (`--gpus-per-point` gives each point its own GPUs)."
+    return run_sweep(points, gpus_per_point=(options or {}).get('gpus_per_point') or 0, **kw)
+
+
+register_executor('local', local_executor)
+
 # %% ../nbs/23_sweep.ipynb #c5adc6a3
 def sweep_command(args) -> list[dict]:
     "`resnet_nb sweep`: points from `--grid`, `--config` (default: the default run) and key=v1,v2 words; run them. A bad point is a `ValueError`."
@@ -426,7 +486,9 @@ def sweep_command(args) -> list[dict]:
         rows = [{k: v for k, v in r.items() if k not in ('name', 'runs_dir')} for r in rows]  # both set by the sweep
         print(format_table(rows, list(dict.fromkeys(k for r in rows for k in r))))
         return points
-    recs = run_sweep(points, name=name, runs_dir=args.runs_dir, jobs=args.jobs, retry_failed=not args.skip_failed)
+    run = lookup(EXECUTORS, getattr(args, 'executor', None) or 'local', '--executor')
+    kw = dict(name=name, runs_dir=args.runs_dir, jobs=args.jobs, retry_failed=not args.skip_failed)
+    recs = run(points, options=vars(args), **kw)
     sdir = resolve_path(args.runs_dir) / f'sweep-{name}'
     print(format_table(sweep_table(sdir)))
     print(f'manifest: {short_path(sdir / "sweep.json")}')
