@@ -137,7 +137,8 @@ class TrainConfig(BaseModel):
         "Arguments of the dataset's loader, e.g. {size: 16} or, for imagefolder, {path: pets, size: 64, cache: false}.",
     )
     augment: str = setting(
-        'none', 'The training augmentation by name: none, flip, crop (pad 4 + random crop) or standard (crop + flip).'
+        'none',
+        'The training augmentation by name, e.g. standard (pad 4 + random crop + flip); *_alt names alternate flips per epoch.',
     )
     val_split: Union[int, float, None] = setting(
         None,
@@ -147,7 +148,7 @@ class TrainConfig(BaseModel):
     normalize: str = setting('channel', "Input normalisation: per channel, per pixel (He et al.'s mean image) or none.")
     loader: str = setting(
         'auto',
-        'The data path: device (the whole set on the device), torch (a DataLoader) or auto (device unless num_workers > 0).',
+        'The data path: device (the whole set on the device), torch (a DataLoader) or auto (device when num_workers is 0 and the set fits there).',
     )
     num_workers: int = setting(0, 'DataLoader worker processes (torch loader only).', ge=0)
     batch_size: int = setting(64, 'Training batch size (per process under torchrun).', ge=1)

@@ -86,6 +86,7 @@ TRANSFORMS: dict[str, Augment] = {
     'light': Augment(pad=2, flip=True),  # airbench-style smaller translation
     'standard_alt': Augment(pad=4, flip=True, alternate=True),  # speed-run style: alternating flips
     'flip_alt': Augment(flip=True, alternate=True),
+    'light_alt': Augment(pad=2, flip=True, pad_mode='reflect', alternate=True),  # the fast recipe's: 2-pixel moves
 }
 
 
