@@ -62,7 +62,7 @@ stage() {  # stage NAME LIMIT_S command...: run it with a time limit (never past
     echo "=== $name: SKIPPED, out of time"; FAILED+=("$name(skipped)"); STATUS+=("$name skipped 0"); return
   fi
   if declare -F "$1" >/dev/null; then  # a function of this script: in a fresh bash, with the settings it reads
-    set -- bash -c "$(declare -p PY KIT DATA_KW DATA SMALL DEVICE NB_OUT FAST_RECIPE 2>/dev/null); $(declare -f "$1"); $1"
+    set -- bash -c "$(declare -p PY KIT DATA_KW DATA SMALL DEVICE NB_OUT FAST_RECIPE SMOKE 2>/dev/null); $(declare -f "$1"); $1"
   fi
   local t=$(date +%s)
   timeout --kill-after=10 "$limit" "$@" 2>&1 | tee "$WORK/logs/$name.log"
