@@ -144,12 +144,14 @@ def sbatch_error(e: Exception) -> ValueError:
 # %% ../nbs/24_cluster.ipynb #f0e4eb1b
 @contextlib.contextmanager
 def edit_manifest(sdir: str | Path):
-    "Yield the sweep's manifest under its lock and write it back (atomically) after the block."
+    "Yield the sweep's manifest under its lock and write it back (atomically) after the block, if it changed."
     sdir = Path(sdir)
     with FileLock(str(sdir / 'sweep.json.lock')):
         man = load_manifest(sdir)
+        before = json.dumps(man, indent=1, default=str)
         yield man
-        atomic_save(json.dumps(man, indent=1, default=str), sdir / 'sweep.json')
+        if (after := json.dumps(man, indent=1, default=str)) != before:
+            atomic_save(after, sdir / 'sweep.json')
 
 
 def update_point(sdir: str | Path, key: str, **fields) -> dict:
