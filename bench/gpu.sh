@@ -103,17 +103,21 @@ prepare_data() {
   $PY - "$KIT" "$DATA_KW" "$SMOKE" <<'EOF'
 import sys, time, yaml
 from pathlib import Path
-from resnet_nb.datasets import get_dataset, prepare_cifar10_q75, write_image_folder
+from resnet_nb.datasets import get_dataset, prepare_cifar10_q75
 kit, kw, smoke = Path(sys.argv[1]), yaml.safe_load(sys.argv[2]), sys.argv[3] == '1'
 t, tar = time.perf_counter(), kit / 'cifar10-q75-jpeg.tar.gz'
 dest = prepare_cifar10_q75(kit / 'data', tar if tar.is_file() else None)  # else where the package looks for it
 if dest is None and not smoke:
     sys.exit(f'no CIFAR-10 copy: {tar} is missing (bash bench/prepare_gpu_kit.sh makes it)')
-if dest is None:  # the smoke proves the plumbing: a tiny image folder of the same layout stands in
+if dest is None:  # the smoke proves the plumbing: synthetic images in an image folder of the same layout stand in
+    from PIL import Image
     dest = kit / 'data' / 'cifar10-q75'
     for split in ('train', 'test'):
-        write_image_folder(dest / split, n=5, size=(32, 32))
-    print(f'no CIFAR-10 copy here: {dest} is a tiny stand-in (2 classes, 5 images each per split)')
+        d = get_dataset('synthetic', train=split == 'train', n=20, n_classes=2, size=32)
+        for i, (x, y) in enumerate(zip(d.images, d.labels.tolist())):
+            (dest / split / d.classes[y]).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(x.permute(1, 2, 0).numpy()).save(dest / split / d.classes[y] / f'{i}.png')
+    print(f'no CIFAR-10 copy here: {dest} is a tiny stand-in (20 synthetic images per split, 2 classes)')
 print(f'ready in {time.perf_counter() - t:.1f} s: {dest}')
 for train in (True, False):  # decode once into the image-folder cache, outside the timed stages
     t = time.perf_counter()

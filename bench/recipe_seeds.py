@@ -15,6 +15,7 @@ Usage: python bench/recipe_seeds.py --config cifar10_fast --seeds 5 --target 0.9
 
 import argparse, json, math, statistics, sys, time
 from pathlib import Path
+import torch
 
 from resnet_nb.config import load_recipe, make_config, parse_overrides
 from resnet_nb.trainer import train
@@ -33,6 +34,7 @@ def run_seed(recipe: str, overrides: dict, seed: int) -> dict:
     t = time.perf_counter()
     run_dir = train(cfg.replace(name=name))
     wall = time.perf_counter() - t
+    torch._dynamo.reset()  # each seed compiles afresh (a new model; the compile caches keep it short): no recompile limit
     s = json.loads((Path(run_dir) / 'summary.json').read_text())
     if s.get('status') != 'completed' or not isinstance(s.get('test_acc'), float):
         raise RuntimeError(
