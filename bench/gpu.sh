@@ -48,6 +48,13 @@ mkdir -p "$RES" "$WORK/logs"; rm -f "$WORK"/*.json  # no figures left from an ea
 TXT=$RES/gpu-$STAMP.txt; JSON=$RES/gpu-$STAMP.json; NB_OUT=$RES/train-fast-gpu.ipynb
 [ "$SMOKE" = 1 ] && TXT=$RES/gpu-smoke-$STAMP.txt && JSON=$RES/gpu-smoke-$STAMP.json
 exec > >(tee "$TXT") 2>&1
+deliver() {  # when $OUT names a folder (the results travel back from there), copy the results into it, whatever happened
+  if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then
+    exec >/dev/null 2>&1; sleep 1  # let tee write the last lines of the log first
+    for f in "$TXT" "$JSON" "$NB_OUT"; do [ -f "$f" ] && cp "$f" "$OUT"/; done
+  fi
+}
+trap deliver EXIT
 T0=$(date +%s)
 FAILED=(); STATUS=()
 
@@ -209,10 +216,7 @@ print(f'  figures: {out}')
 EOF
 echo "  log: $TXT"
 [ -f "$NB_OUT" ] && echo "  executed notebook: $NB_OUT"
-if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then
-  cp "$TXT" "$JSON" "$OUT"/ 2>/dev/null; [ -f "$NB_OUT" ] && cp "$NB_OUT" "$OUT"/
-  echo "  copied to \$OUT"
-fi
+[ -n "${OUT:-}" ] && [ -d "${OUT:-}" ] && echo "  copied to \$OUT on exit"
 if [ ${#FAILED[@]} -gt 0 ]; then
   echo "gpu.sh: FAILED stages: ${FAILED[*]}"; exit 1
 fi
