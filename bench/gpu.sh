@@ -176,7 +176,7 @@ if [ "$SMOKE" = 1 ]; then
   stage throughput 60 $PY bench/throughput.py --quick --json "$WORK/throughput.json"
 else
   stage throughput 200 $PY bench/throughput.py --device cuda --models resnet18,resnet50 --compile both \
-    --json "$WORK/throughput.json"
+    --batch-size 256 --size 224 --steps 20 --repeats 3 --warmup 3 --json "$WORK/throughput.json"
 fi
 
 stage plain 150 $PY bench/recipe_seeds.py --config "$PLAIN_RECIPE" --budget-of "$FAST_RECIPE" --seeds "$PLAIN_SEEDS" \
