@@ -35,7 +35,7 @@ SLURM_OPTIONS = {  # name: (default, what it means)
 }
 _SLURM_INTS = {'gpus': 0, 'cpus': 1, 'time': 1, 'array_parallelism': 1, 'signal_delay': 0}  # name: smallest allowed
 
-
+# %% ../nbs/24_cluster.ipynb #9753ab0b
 def slurm_config_file() -> Path:
     "The file holding this cluster's defaults: `$RESNET_NB_SLURM_CONFIG`, else `~/.config/resnet_nb/slurm.yaml`."
     return Path(os.environ.get('RESNET_NB_SLURM_CONFIG') or '~/.config/resnet_nb/slurm.yaml').expanduser()
@@ -70,7 +70,7 @@ def slurm_defaults(path: str | Path | None = None, environ: dict | None = None) 
             out.update(check_slurm_options({k: parse_value(v)}, f'RESNET_NB_SLURM_{k.upper()}: '))
     return out
 
-
+# %% ../nbs/24_cluster.ipynb #594077d4
 def sbatch_flags(words: list[str] | dict) -> dict:
     "`['qos=high', 'exclusive']` (the words of `--sbatch`) -> `{'qos': 'high', 'exclusive': True}`."
     if isinstance(words, dict):
@@ -87,7 +87,7 @@ def slurm_options(cli: dict | None = None, **kw) -> dict:
         given['sbatch'] = {**out['sbatch'], **sbatch_flags(given['sbatch'])}
     return {**out, **check_slurm_options(given)}
 
-# %% ../nbs/24_cluster.ipynb #594077d4
+# %% ../nbs/24_cluster.ipynb #10006c81
 def slurm_partitions() -> list[str]:
     "The partitions of this cluster (`sinfo`); a one-line ValueError when SLURM's commands are missing or it does not answer."
     if shutil.which('sbatch') is None or shutil.which('sinfo') is None:
@@ -107,7 +107,7 @@ def check_partition(partition: str | None) -> None:
     if partition is not None:
         check_choice('--partition', partition, parts)
 
-
+# %% ../nbs/24_cluster.ipynb #899d9e14
 def queue_states() -> dict[str, str]:
     "The jobs in SLURM's queue and their states (`PENDING`, `RUNNING`...), by id; array tasks as `<array>_<task>`."
     r = subprocess.run(['squeue', '-h', '-r', '-o', '%i %T'], capture_output=True, text=True, timeout=60)
@@ -115,7 +115,7 @@ def queue_states() -> dict[str, str]:
         raise RuntimeError(f'squeue failed: {r.stderr.strip()}')
     return dict(line.split() for line in r.stdout.splitlines() if line.strip())
 
-# %% ../nbs/24_cluster.ipynb #3c530014
+# %% ../nbs/24_cluster.ipynb #17c414e1
 def slurm_executor(
     folder: str | Path, opts: dict, name: str, nodes: int = 1, tasks_per_node: int = 1, gpus: int | None = None
 ):
@@ -141,7 +141,7 @@ def sbatch_error(e: Exception) -> ValueError:
         f'sbatch refused the job: {next((s for s in lines if "error" in s.lower()), lines[-1] if lines else e)}'
     )
 
-# %% ../nbs/24_cluster.ipynb #f0e4eb1b
+# %% ../nbs/24_cluster.ipynb #d9f95557
 @contextlib.contextmanager
 def edit_manifest(sdir: str | Path):
     "Yield the sweep's manifest under its lock and write it back (atomically) after the block, if it changed."
@@ -161,7 +161,7 @@ def update_point(sdir: str | Path, key: str, **fields) -> dict:
         rec.update(fields)
     return rec
 
-# %% ../nbs/24_cluster.ipynb #97432a8a
+# %% ../nbs/24_cluster.ipynb #18970e8f
 def wait_stopped(run_dir: Path | None, timeout: float = 60.0) -> Path | None:
     "Wait until the run in `run_dir` no longer runs (its summary says so, or its process is gone); returns `run_dir`."
     t0 = time.time()
@@ -187,7 +187,7 @@ def ignore_stop_signals() -> None:
     "From now on this process ignores TERM: SLURM sends it again when it requeues the job, and one checkpoint is enough."
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
-
+# %% ../nbs/24_cluster.ipynb #17dea784
 class PointJob(Checkpointable):
     "One sweep point as a SLURM job: `run_point` with its record in sweep.json; checkpoints and is requeued when signalled."
 
@@ -218,7 +218,7 @@ class PointJob(Checkpointable):
             rec.update(status='requeued', resumed_from=str(rd) if rd else None, requeues=rec.get('requeues', 0) + 1)
         return DelayedSubmission(type(self)(self.sdir, self.key, params, self.name, self.notebook))
 
-# %% ../nbs/24_cluster.ipynb #699fceae
+# %% ../nbs/24_cluster.ipynb #852ddfd0
 def slurm_log(folder: str | Path, job_id: str) -> Path:
     "The stderr log submitit gives task 0 of job `job_id` in `folder`."
     from submitit.core.utils import JobPaths
@@ -249,7 +249,7 @@ def wait_points(sdir: Path, keys: list[str], poll: float = 1.0, verbose: bool = 
             return
         time.sleep(poll)
 
-# %% ../nbs/24_cluster.ipynb #d9f95557
+# %% ../nbs/24_cluster.ipynb #8f2b48c1
 def slurm_sweep(
     points: list[dict],
     name: str = 'sweep',
@@ -291,7 +291,7 @@ def slurm_sweep(
     man = load_manifest(sdir)
     return [man['points'][point_key(p)] for p in points]
 
-
+# %% ../nbs/24_cluster.ipynb #5a3a9637
 def submit_points(sdir: Path, recs: dict, opts: dict, notebook, verbose: bool = True) -> list[str]:
     "Submit the points `recs` (key: record) as one job array; their job ids go into `sweep.json`."
     from resnet_nb import cluster as _mod  # the job unpickles the class from the module
@@ -320,7 +320,7 @@ def submit_points(sdir: Path, recs: dict, opts: dict, notebook, verbose: bool = 
 
 register_executor('slurm', slurm_sweep)
 
-# %% ../nbs/24_cluster.ipynb #6091393a
+# %% ../nbs/24_cluster.ipynb #fb600804
 class TrainJob(Checkpointable):
     "One training run as a SLURM job: every task joins torch.distributed from the job's environment; rank 0 writes the run."
 
@@ -348,7 +348,7 @@ class TrainJob(Checkpointable):
         rd = wait_stopped(latest_run(resolve_path(cfg.runs_dir), cfg.run_name, self.started, resume))
         return DelayedSubmission(type(self)({**self.config, **({'resume': str(rd)} if rd else {})}))
 
-# %% ../nbs/24_cluster.ipynb #7715a1c7
+# %% ../nbs/24_cluster.ipynb #94866225
 def job_result(job) -> str:
     "What task 0 of a finished submitit job returned; a job without a result, or one that raised, is a one-line RuntimeError."
     t = job.task(0)
@@ -362,7 +362,7 @@ def job_result(job) -> str:
             f'SLURM job {job.job_id} failed: {last[-1] if last else e}; see {short_path(t.paths.stderr)}'
         ) from None
 
-
+# %% ../nbs/24_cluster.ipynb #e73b696b
 def slurm_train(
     cfg,
     options: dict | None = None,
