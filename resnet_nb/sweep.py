@@ -437,11 +437,12 @@ def _sweep_locked(points, name, sdir, jobs, notebook, retry_failed, verbose, axe
 
 # %% ../nbs/23_sweep.ipynb #d1aa8a43
 def sweep_table(sweep_dir: str | Path) -> list[dict]:
-    "One row per point of a sweep, from its `sweep.json`."
+    "One row per point of a sweep, from its `sweep.json` (with its SLURM job id when it ran on SLURM)."
     recs = sorted(load_manifest(resolve_path(sweep_dir))['points'].values(), key=lambda r: r.get('index', 0))
     return [
         dict(
             point=r['name'],
+            **({'job': r['job_id']} if r.get('job_id') else {}),
             status=r['status'],
             best_val_acc=r.get('best_val_acc'),
             test_acc=r.get('test_acc'),
