@@ -289,8 +289,8 @@ class RunInterrupted(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def stop_on_signals(signals: tuple = (signal.SIGTERM, signal.SIGINT)):
-    "While the block runs (in the main thread), SIGTERM and SIGINT raise `RunInterrupted`; the old handlers come back after."
+def stop_on_signals(signals: tuple = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2)):
+    "While the block runs (in the main thread), SIGTERM, SIGINT and SIGUSR2 (submitit's preemption signal) raise `RunInterrupted`; the old handlers come back after."
     if threading.current_thread() is not threading.main_thread():
         yield
         return
