@@ -24,7 +24,8 @@ from PIL import Image
 from torchvision import transforms as T
 
 from resnet_nb.data import ImageData
-from resnet_nb.loaders import DeviceLoader, normalize
+from resnet_nb.augment import normalize
+from resnet_nb.loaders import DeviceLoader
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)  # CIFAR-10's channel statistics
 

@@ -15,7 +15,8 @@ import torch, yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from .core import find_root, resolve_path, check_choice
 from .datasets import DATASETS, dataset_label
-from .loaders import TRANSFORMS, NORMALIZERS, LOADERS
+from .augment import TRANSFORMS
+from .loaders import NORMALIZERS, LOADERS
 from .models import MODELS
 from . import vgg, densenet, modern, fastnet  # noqa: F401  (importing them registers their models)
 from .optim import OPTIMIZERS, SCHEDULERS

@@ -12,7 +12,7 @@ from torch import Tensor
 from .core import check_choice, unwrap
 from .config import PRECISIONS
 from .learner import Callback
-from .loaders import normalize
+from .augment import normalize
 
 # %% auto #0
 __all__ = ['TTA_VIEWS', 'lookahead_sync', 'LookaheadCB', 'shift', 'tta_views', 'TTACB', 'batch_sizes', 'CompileWarmupCB',
