@@ -235,6 +235,7 @@ class DataLoaders:
     n_train: int
     n_val: int
     n_test: int
+    train_data: ImageData | None = None  # the training split as stored (uint8), e.g. for data-dependent init
 
 
 NORMALIZERS: dict[str, Callable] = {  # name -> images -> (mean, std)
@@ -325,6 +326,7 @@ def get_dataloaders(
         n_train=len(train),
         n_val=0 if val is None else len(val),
         n_test=0 if test is None else len(test),
+        train_data=train,
     )
 
 # %% ../nbs/04_loaders.ipynb #8a7ed306
