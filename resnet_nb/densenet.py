@@ -129,6 +129,8 @@ class DenseNet(nn.Module):
                 layers.append((f'transition{i}', Transition(c, math.floor(c * compression), norm_layer, act_layer)))
                 c = math.floor(c * compression)
         self.features = nn.Sequential(OrderedDict(layers + [('norm5', norm(c)), ('relu5', act())]))
+        self.stem_name = 'features.pool0' if stem == 'imagenet' else 'features.conv0'
+        self.stage_names = [f'features.denseblock{i}' for i in range(1, len(block_config) + 1)]
         self.num_features, self.num_classes = c, num_classes
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.classifier = nn.Linear(c, num_classes) if num_classes > 0 else nn.Identity()

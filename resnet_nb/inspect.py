@@ -94,15 +94,17 @@ class Hooks:
 
 # %% ../nbs/22_inspect.ipynb #f9f7034c
 def default_layers(model: nn.Module) -> list[str]:
-    "The stem's output, every residual block (every stage of ResNet-9) and the pooled features of a `create_model` model."
+    "The stem's output, every stage (every block of a ResNet) and the pooled features of a `create_model` model."
     m = unwrap(model)
     names = dict(m.named_modules())
     if not hasattr(m, 'stage_names'):
         raise ValueError(f'model={type(m).__name__} is not allowed; allowed: create_model models (or name modules)')
-    stem, pooled = (next(n for n in pair if n in names) for pair in (('maxpool', 'prep'), ('avgpool', 'pool')))
-    if not isinstance(m, ResNet):
-        return [stem, *m.stage_names, pooled]
-    return [stem, *[f'{s}.{i}' for s in m.stage_names for i in range(len(getattr(m, s)))], pooled]
+    stem = getattr(m, 'stem_name', None) or next((n for n in ('maxpool', 'prep') if n in names), None)
+    pooled = next((n for n in ('avgpool', 'pool') if n in names), None)
+    stages = m.stage_names
+    if isinstance(m, ResNet):
+        stages = [f'{s}.{i}' for s in m.stage_names for i in range(len(getattr(m, s)))]
+    return [n for n in (stem, *stages, pooled) if n is not None]
 
 # %% ../nbs/22_inspect.ipynb #69d674ae
 def model_summary(

@@ -114,7 +114,7 @@ class ConvNeXt(nn.Module):
             if i + 1 < len(dims):
                 layers.append(nn.Sequential(norm(dim), nn.Conv2d(dim, dims[i + 1], kernel_size=2, stride=2)))
         self.features = nn.Sequential(*layers)
-        self.stage_names = [f'features.{2 * i + 1}' for i in range(len(dims))]
+        self.stem_name, self.stage_names = 'features.0', [f'features.{2 * i + 1}' for i in range(len(dims))]
         self.num_features, self.num_classes = dims[-1], num_classes
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         head = nn.Linear(dims[-1], num_classes) if num_classes > 0 else nn.Identity()
@@ -255,7 +255,7 @@ class EfficientNet(nn.Module):
             layers.append(nn.Sequential(*blocks))
         layers.append(conv_norm_act(stages[-1][4], head_width, 1, **kw))
         self.features = nn.Sequential(*layers)
-        self.stage_names = [f'features.{i + 1}' for i in range(len(stages))]
+        self.stem_name, self.stage_names = 'features.0', [f'features.{i + 1}' for i in range(len(stages))]
         self.num_features, self.num_classes = head_width, num_classes
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         head = nn.Linear(head_width, num_classes) if num_classes > 0 else nn.Identity()

@@ -67,6 +67,9 @@ class VGG(nn.Module):
             raise ValueError(f'num_classes={num_classes} must be >= 0, in_chans={in_chans} >= 1')
         act, h = get_act(act_layer), VGG_HEADS[head]
         self.features = make_vgg_layers(cfg, in_chans, norm_layer, act_layer)
+        ends = [i for i, m in enumerate(self.features) if isinstance(m, nn.MaxPool2d)]
+        ends += [len(self.features) - 1] if len(self.features) - 1 not in ends else []
+        self.stage_names = [f'features.{i}' for i in ends]  # each stage's last layer (its max-pool)
         self.num_features, self.num_classes = [v for v in cfg if v != 'M'][-1], num_classes
         self.avgpool = nn.AdaptiveAvgPool2d((h['pool'], h['pool']))
         nf, hid = self.num_features * h['pool'] ** 2, h['hidden']
@@ -146,6 +149,7 @@ class NiN(nn.Module):
         self.features = nn.Sequential(
             blocks[0], pools[0], nn.Dropout(drop_rate), blocks[1], pools[1], nn.Dropout(drop_rate), blocks[2]
         )
+        self.stage_names = ['features.0', 'features.3', 'features.6']  # the three mlpconv blocks
         self.num_features, self.num_classes = widths[2][-1], num_classes
         last = nn.LazyConv2d(num_classes, 1) if num_classes > 0 else nn.Identity()
         self.classifier = nn.Sequential(last, nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten())
