@@ -76,9 +76,8 @@ start_munge() {
 }
 
 alive() {  # alive NAME PIDFILE: the pid in PIDFILE is a live (not zombie) process called NAME
-  local f=$2 pid
-  [ -f "$f" ] || return 1
-  pid=$(cat "$f")
+  local pid
+  pid=$(cat "$2" 2>/dev/null) || return 1  # (a daemon removes its pid file as it exits)
   [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = "$1" ] || return 1
   [ "$(awk '{print $3}' /proc/"$pid"/stat 2>/dev/null)" != Z ]
 }
@@ -114,8 +113,7 @@ logs() {
 
 stop_pid() {  # stop_pid NAME PIDFILE: stop the daemon NAME whose pid is in PIDFILE (never another process)
   local f=$2 pid
-  [ -f "$f" ] || return 0
-  pid=$(cat "$f")
+  pid=$(cat "$f" 2>/dev/null) || return 0
   if alive "$1" "$f"; then
     kill "$pid"
     for _ in $(seq 40); do alive "$1" "$f" || break; sleep 0.25; done
