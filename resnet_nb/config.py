@@ -477,12 +477,12 @@ def config_help(indent: str = '  ') -> str:
 
 def parameters_source() -> str:
     "The parameters cell of `nbs/train.ipynb`: every field with its default value (a `# description` line, then `name: type = value`)."
-    lines = []
+    lines = ['from typing import Optional, Union  # (the words of the annotations below)', '']
     for k, f in TrainConfig.model_fields.items():
         names = [t.__name__ for t in _plain(f.annotation) if t is not type(None)]
         tp = names[0] if len(names) == 1 else f'Union[{", ".join(names)}]'
-        if type(None) in _plain(f.annotation):  # in quotes, in the typing words papermill's parameter parser reads
-            tp = repr(f'Optional[{tp}]')
+        if type(None) in _plain(f.annotation):  # in the typing words papermill's parameter parser reads
+            tp = f'Optional[{tp}]'
         lines += [f'# {f.description}', f'{k}: {tp} = {getattr(TrainConfig(), k)!r}']
     lines += [
         '# Print the resolved config as YAML (as `resnet_nb train --dry-run`) and stop before loading data.',
