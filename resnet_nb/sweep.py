@@ -16,9 +16,9 @@ from .notebooks import notebook_defaults, recipe_params, run_notebook, stderr_to
 
 # %% auto #0
 __all__ = ['EXECUTORS', 'split_values', 'parse_sweep_words', 'point_key', 'expand_grid', 'load_grid', 'load_manifest',
-           'varying_keys', 'point_name', 'run_point', 'should_run', 'visible_gpus', 'gpu_groups', 'check_points',
-           'sweep_lock', 'point_record', 'point_params', 'run_sweep', 'sweep_table', 'register_executor',
-           'local_executor', 'sweep_command']
+           'varying_keys', 'point_name', 'run_point', 'should_run', 'check_not_held', 'visible_gpus', 'gpu_groups',
+           'check_points', 'sweep_lock', 'point_record', 'point_params', 'run_sweep', 'sweep_table',
+           'register_executor', 'local_executor', 'sweep_command']
 
 # %% ../nbs/24_sweep.ipynb #cad069ce
 def split_values(s: str) -> list:
@@ -128,6 +128,21 @@ def should_run(rec: dict, retry_failed: bool = True) -> bool:
         return False
     return retry_failed or rec.get('status') != 'failed'
 
+# %% ../nbs/24_sweep.ipynb #4af94621
+def check_not_held(man: dict, name: str, executor: str = 'local') -> None:
+    "A one-line ValueError when jobs of another executor still hold points of the sweep (pending, running or requeued)."
+    held = [
+        r
+        for r in man.get('points', {}).values()
+        if r.get('job_id') and r.get('status') in ('pending', 'running', 'requeued')
+    ]
+    other = man.get('executor', 'local')
+    if held and other != executor:
+        raise ValueError(
+            f'sweep {name!r}: {len(held)} point(s) are still held by {other} jobs ({", ".join(r["job_id"] for r in held[:3])}); '
+            f'allowed: --executor {other} (reattaches to them and resubmits lost ones), or cancel those jobs first'
+        )
+
 # %% ../nbs/24_sweep.ipynb #5d22f915
 def visible_gpus() -> list[str]:
     "The GPUs this process may use: the entries of `CUDA_VISIBLE_DEVICES` when it is set, else every device torch sees."
@@ -223,7 +238,8 @@ def run_sweep(
 def _sweep_locked(points, name, sdir, jobs, notebook, retry_failed, verbose, axes, groups) -> list[dict]:
     "The body of `run_sweep`, run while the sweep's lock is held."
     man = load_manifest(sdir)
-    man.update(name=name, created=man.get('created', time.strftime('%Y-%m-%d %H:%M:%S')))
+    check_not_held(man, name)
+    man.update(name=name, created=man.get('created', time.strftime('%Y-%m-%d %H:%M:%S')), executor='local')
     recs = man['points']
     save = lambda: atomic_save(json.dumps(man, indent=1, default=str), sdir / 'sweep.json')
     todo = []
