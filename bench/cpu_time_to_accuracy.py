@@ -12,7 +12,7 @@ Usage: python bench/cpu_time_to_accuracy.py                      # Fashion-MNIST
        python bench/cpu_time_to_accuracy.py --quick              # seconds-long smoke run on digits (CI)
 Data: Fashion-MNIST from Debian's dataset-fashion-mnist package or torchvision's download into data/.
 """
-import argparse, json, os, sys, tempfile, time
+import argparse, json, sys, tempfile, time
 from pathlib import Path
 
 

@@ -25,7 +25,8 @@ import torch, torch.nn as nn
 from resnet_nb.core import resolve_device, seed_everything, unwrap
 from resnet_nb.config import TrainConfig
 from resnet_nb.learner import Learner
-from resnet_nb.callbacks import DeviceCB, MetricsCB, SchedulerCB, FileLogCB, CSVLoggerCB, TensorBoardCB
+from resnet_nb.callbacks import DeviceCB, MetricsCB, SchedulerCB
+from resnet_nb.logs import FileLogCB, CSVLoggerCB, TensorBoardCB
 from resnet_nb.checkpoint import CheckpointCB
 from resnet_nb.optim import LRSchedule
 from resnet_nb.trainer import build_learner

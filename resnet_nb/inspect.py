@@ -17,7 +17,7 @@ from .loaders import DataLoaders, get_dataloaders
 from .models import ResNet, count_params
 from .config import TrainConfig
 from .learner import Callback
-from .callbacks import TensorBoardCB
+from .logs import TensorBoardCB
 from .checkpoint import load_checkpoint, load_model_state
 from .runs import model_summary as summary_text
 from .trainer import build_learner

@@ -37,12 +37,9 @@ from resnet_nb.callbacks import (
     GradClipCB,
     NonFiniteCB,
     EarlyStoppingCB,
-    FileLogCB,
-    CSVLoggerCB,
-    TensorBoardCB,
-    TerminalProgressCB,
     METRIC_KEYS,
 )
+from .logs import FileLogCB, CSVLoggerCB, TensorBoardCB, TerminalProgressCB
 from .speed import CompileWarmupCB, LookaheadCB, TTACB, data_init
 from .checkpoint import CheckpointCB, load_checkpoint, load_model_state, restore_checkpoint
 from resnet_nb.runs import (
