@@ -13,7 +13,15 @@ from .core import atomic_save, check_choice, read_json, resolve_path, short_path
 from .config import make_config, parse_value
 from .runs import pid_alive
 from .trainer import RunInterrupted, train
-from .sweep import check_points, load_manifest, point_key, point_params, point_record, register_executor
+from resnet_nb.sweep import (
+    check_points,
+    error_note,
+    load_manifest,
+    point_key,
+    point_params,
+    point_record,
+    register_executor,
+)
 from .sweep import run_point, should_run, sweep_lock
 
 # %% auto #0
@@ -242,8 +250,7 @@ def wait_points(sdir: Path, keys: list[str], poll: float = 1.0, verbose: bool = 
         recs = [man['points'][k] for k in keys]
         for r in recs:
             if verbose and seen.get(r['key']) != r['status']:
-                err = f' ({r["error"].splitlines()[0][:120]})' if r.get('error') else ''
-                print(f'  {r["name"]}: {r["status"]} (job {r.get("job_id")}){err}')
+                print(f'  {r["name"]}: {r["status"]} (job {r.get("job_id")}){error_note(r)}')
             seen[r['key']] = r['status']
         if all(r['status'] in ('done', 'failed') for r in recs):
             return

@@ -16,8 +16,8 @@ from .notebooks import notebook_defaults, recipe_params, run_notebook, stderr_to
 
 # %% auto #0
 __all__ = ['EXECUTORS', 'split_values', 'parse_sweep_words', 'point_key', 'expand_grid', 'load_grid', 'load_manifest',
-           'varying_keys', 'point_name', 'run_point', 'should_run', 'check_not_held', 'visible_gpus', 'gpu_groups',
-           'check_points', 'sweep_lock', 'point_record', 'point_params', 'run_sweep', 'sweep_table',
+           'varying_keys', 'point_name', 'run_point', 'error_note', 'should_run', 'check_not_held', 'visible_gpus',
+           'gpu_groups', 'check_points', 'sweep_lock', 'point_record', 'point_params', 'run_sweep', 'sweep_table',
            'register_executor', 'local_executor', 'sweep_command']
 
 # %% ../nbs/24_sweep.ipynb #cad069ce
@@ -120,6 +120,11 @@ def run_point(
     res = dict(status='done', run_dir=str(rd), error=None, notebook=str(rd / 'train.ipynb'))
     res.update(seconds=round(time.time() - t0, 1), best_val_acc=first_value(s, 'best_val_acc', 'best_monitor'))
     return {**res, 'test_acc': first_value(s, 'test_acc'), **({'gpus': gpus} if gpus is not None else {})}
+
+# %% ../nbs/24_sweep.ipynb #78fce0fe
+def error_note(rec: dict) -> str:
+    "`' (<first line of the error>)'` for a point's progress line, or `''` when the point has no error."
+    return f' ({rec["error"].splitlines()[0][:120]})' if rec.get('error') else ''
 
 # %% ../nbs/24_sweep.ipynb #c1057246
 def should_run(rec: dict, retry_failed: bool = True) -> bool:
@@ -261,9 +266,8 @@ def _sweep_locked(points, name, sdir, jobs, notebook, retry_failed, verbose, axe
     def record(k, res):
         recs[k].update(res)
         save()
-        err = f' ({res["error"].splitlines()[0][:120]})' if res['error'] else ''
         if verbose:
-            print(f'  {recs[k]["name"]}: {res["status"]} in {res["seconds"]}s{err}')
+            print(f'  {recs[k]["name"]}: {res["status"]} in {res["seconds"]}s{error_note(res)}')
 
     from resnet_nb import sweep as _mod  # workers import the functions from the module
 
