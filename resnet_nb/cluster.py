@@ -4,7 +4,7 @@
 
 # %% ../nbs/25_cluster.ipynb #b6035bde
 from __future__ import annotations
-import contextlib, json, os, shutil, signal, subprocess, time
+import contextlib, json, os, platform, shutil, signal, subprocess, time
 from pathlib import Path
 import yaml
 from filelock import FileLock
@@ -27,8 +27,8 @@ from .sweep import run_point, should_run, sweep_lock
 # %% auto #0
 __all__ = ['SLURM_OPTIONS', 'slurm_config_file', 'check_slurm_options', 'slurm_defaults', 'sbatch_flags', 'slurm_options',
            'slurm_partitions', 'check_partition', 'queue_states', 'slurm_executor', 'sbatch_error', 'edit_manifest',
-           'update_point', 'wait_stopped', 'latest_run', 'ignore_stop_signals', 'PointJob', 'slurm_log', 'wait_points',
-           'slurm_sweep', 'submit_points', 'TrainJob', 'job_result', 'slurm_train']
+           'update_point', 'wait_stopped', 'latest_run', 'forward_stop', 'ignore_stop_signals', 'PointJob', 'slurm_log',
+           'wait_points', 'slurm_sweep', 'submit_points', 'TrainJob', 'job_result', 'slurm_train']
 
 # %% ../nbs/25_cluster.ipynb #24542f64
 SLURM_OPTIONS = {  # name: (default, what it means)
@@ -191,6 +191,16 @@ def latest_run(runs_dir: str | Path, name: str, since: float, resume: str | None
     return max(runs, key=lambda d: d.stat().st_mtime, default=None)
 
 
+def forward_stop(run_dir: Path | None, signum: int = signal.SIGTERM) -> bool:
+    "Send `signum` to the process that trains in `run_dir` (a point's kernel) while it runs on this machine; True if sent."
+    s = read_json(run_dir / 'summary.json') if run_dir else {}
+    pid = s.get('pid')
+    if s.get('status') != 'running' or s.get('host') != platform.node() or pid == os.getpid() or not pid_alive(pid):
+        return False
+    os.kill(pid, signum)
+    return True
+
+
 def ignore_stop_signals() -> None:
     "From now on this process ignores TERM: SLURM sends it again when it requeues the job, and one checkpoint is enough."
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -219,7 +229,9 @@ class PointJob(Checkpointable):
     def checkpoint(self) -> DelayedSubmission:
         "Called by submitit on the signal: wait for the kernel's checkpoint, then requeue this point resuming its run folder."
         ignore_stop_signals()
-        rd = wait_stopped(latest_run(self.sdir, self.name, self.started, self.params.get('resume')))
+        rd = latest_run(self.sdir, self.name, self.started, self.params.get('resume'))
+        forward_stop(rd)  # the training kernel hears it from here, however SLURM was asked to signal
+        rd = wait_stopped(rd)
         params = {**self.params, **({'resume': str(rd)} if rd else {})}
         with edit_manifest(self.sdir) as man:
             rec = man['points'][self.key]

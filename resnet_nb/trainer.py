@@ -14,6 +14,7 @@ from resnet_nb.core import (
     atomic_save,
     broadcast,
     check_choice,
+    dist_on,
     in_notebook,
     is_num,
     resolve_device,
@@ -55,7 +56,7 @@ from resnet_nb.runs import (
 # %% auto #0
 __all__ = ['RESUMABLE', 'OPTIMIZER_STATE', 'progress_callback', 'build_learner', 'evaluate', 'TestCB', 'HParamsCB',
            'check_resume', 'clear_for_restart', 'RunInterrupted', 'stop_on_signals', 'check_before_data',
-           'run_callbacks', 'train']
+           'SignalStopCB', 'run_callbacks', 'train']
 
 # %% ../nbs/20_trainer.ipynb #4ce9738f
 def progress_callback(mode: str = 'auto') -> Optional[Callback]:
@@ -287,17 +288,19 @@ class RunInterrupted(KeyboardInterrupt):
 
 @contextlib.contextmanager
 def stop_on_signals(signals: tuple = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2)):
-    "While the block runs (in the main thread), SIGTERM, SIGINT and SIGUSR2 (submitit's preemption signal) raise `RunInterrupted`; the old handlers come back after."
+    "While the block runs (in the main thread), SIGTERM, SIGINT and SIGUSR2 (submitit's preemption signal) are noted, not acted on: the yielded list gets the first one's number; the old handlers come back after."
+    got = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield got
         return
 
     def handler(signum, frame):
-        raise RunInterrupted(signum)
+        if not got:
+            got.append(signum)
 
     old = {s: signal.signal(s, handler) for s in signals}
     try:
-        yield
+        yield got
     finally:
         for s, h in old.items():
             signal.signal(s, h)
@@ -321,6 +324,25 @@ def check_before_data(cfg: TrainConfig) -> None:
         raise ValueError(f'TrainConfig.model_kwargs={cfg.model_kwargs!r} is not allowed: {e}') from None
     except Exception:
         pass  # anything else shows up, with its own message, when the real model is built
+
+# %% ../nbs/20_trainer.ipynb #35a7470e
+class SignalStopCB(Callback):
+    "Raise `RunInterrupted` after the batch in which a signal was noted in `got` (see `stop_on_signals`); DDP ranks agree every `every` steps."
+
+    order = 100
+
+    def __init__(self, got: list, every: int = 10):
+        self.got, self.every = got, every
+
+    def after_batch(self, learn):
+        if not dist_on():
+            if self.got:
+                raise RunInterrupted(self.got[0])
+        elif learn.training and learn.step % self.every == 0:  # the same steps on every rank
+            flag = torch.tensor([self.got[0] if self.got else 0], device=learn.device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            if flag.item():
+                raise RunInterrupted(int(flag.item()))
 
 # %% ../nbs/20_trainer.ipynb #cb42dc77
 def run_callbacks(learn: Learner, cfg: TrainConfig, di: DistInfo, resumed: bool) -> list:
@@ -416,6 +438,6 @@ def _train(cfg: TrainConfig, cbs: list, di: DistInfo) -> Path:
         )
     if di.is_main:
         atomic_save(cfg.replace(resume=None).to_yaml(), run_dir / 'config.yaml')
-    with stop_on_signals():
-        learn.fit(learn.planned_epochs)
+    with stop_on_signals() as got:
+        learn.fit(learn.planned_epochs, cbs=[SignalStopCB(got)])
     return run_dir
