@@ -29,7 +29,7 @@ from resnet_nb.callbacks import DeviceCB, MetricsCB, SchedulerCB
 from resnet_nb.logs import FileLogCB, CSVLoggerCB, TensorBoardCB
 from resnet_nb.checkpoint import CheckpointCB
 from resnet_nb.optim import LRSchedule
-from resnet_nb.trainer import build_learner
+from resnet_nb.trainer import SignalStopCB, build_learner
 
 
 def make(args):
@@ -55,6 +55,7 @@ def make(args):
         FileLogCB(tmp / 'log.txt'),
         CSVLoggerCB(tmp / 'metrics.csv'),
         TensorBoardCB(tmp / 'tb'),
+        SignalStopCB([]),
     ]:
         learn.add_cb(cb)
     learn.tmp = tmp  # removed by main()
