@@ -86,7 +86,7 @@ class FastNet(nn.Module):
         self.whiten_eps, self.head_scale = whiten_eps, head_scale
         self.prep = nn.Sequential(OrderedDict(whiten=nn.Conv2d(in_chans, c, whiten_kernel, bias=False), act=act()))
         self.prep.whiten.weight.requires_grad_(False)
-        self.stage_names = [f'layer{i + 1}' for i in range(len(widths))]  # as ResNet-9: prep, layer1.., pool, fc
+        self.stem_name, self.stage_names = 'prep', [f'layer{i + 1}' for i in range(len(widths))]  # as ResNet-9
         for name, w in zip(self.stage_names, widths):
             self.add_module(name, ConvGroup(c, int(w), bn_momentum, bn_scales, act))
             c = int(w)

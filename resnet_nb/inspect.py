@@ -99,7 +99,7 @@ def default_layers(model: nn.Module) -> list[str]:
     names = dict(m.named_modules())
     if not hasattr(m, 'stage_names'):
         raise ValueError(f'model={type(m).__name__} is not allowed; allowed: create_model models (or name modules)')
-    stem = getattr(m, 'stem_name', None) or next((n for n in ('maxpool', 'prep') if n in names), None)
+    stem = getattr(m, 'stem_name', None)  # (VGG and NiN have no stem apart from their first stage)
     pooled = next((n for n in ('avgpool', 'pool') if n in names), None)
     stages = m.stage_names
     if isinstance(m, ResNet):

@@ -138,7 +138,7 @@ class ResNet(nn.Module):
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1) if s['pool'] else nn.Identity()
         # stages
         self.inplanes = stem_width
-        self.stage_names = [f'layer{i + 1}' for i in range(len(depths))]
+        self.stem_name, self.stage_names = 'maxpool', [f'layer{i + 1}' for i in range(len(depths))]
         for i, (name, planes, blocks) in enumerate(zip(self.stage_names, widths, depths)):
             self.add_module(name, self._make_layer(block, planes, int(blocks), stride=1 if i == 0 else 2))
         self.num_features = self.inplanes
@@ -209,6 +209,7 @@ class ResNet9(nn.Module):
         self.layer1 = nn.Sequential(cna(w0, w1), nn.MaxPool2d(2), Residual(cna(w1, w1), cna(w1, w1)))
         self.layer2 = nn.Sequential(cna(w1, w2), nn.MaxPool2d(2))
         self.layer3 = nn.Sequential(cna(w2, w3), nn.MaxPool2d(2), Residual(cna(w3, w3), cna(w3, w3)))
+        self.stem_name = 'prep'
         self.stage_names, self.num_features, self.num_classes, self.head_scale = (
             ['layer1', 'layer2', 'layer3'],
             w3,
