@@ -75,11 +75,12 @@ start_munge() {
   say "munged did not start; see $D/log/munged.err"; return 1
 }
 
+zombie() { [ "$(awk '{print $3}' /proc/"$1"/stat 2>/dev/null)" = Z ]; }  # (a parent that does not reap its children leaves them)
+
 alive() {  # alive NAME PIDFILE: the pid in PIDFILE is a live (not zombie) process called NAME
   local pid
   pid=$(cat "$2" 2>/dev/null) || return 1  # (a daemon removes its pid file as it exits)
-  [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = "$1" ] || return 1
-  [ "$(awk '{print $3}' /proc/"$pid"/stat 2>/dev/null)" != Z ]
+  [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = "$1" ] && ! zombie "$pid"
 }
 
 node_usable() { sinfo -h -o '%T' 2>/dev/null | grep -qE '^(idle|mixed|allocated|completing)$'; }
@@ -126,7 +127,7 @@ stray_pids() {  # live daemons this script started (by their command line) whose
   local name pid
   for name in slurmd slurmctld munged; do
     for pid in $(pgrep -x "$name"); do
-      [ "$(awk '{print $3}' /proc/"$pid"/stat 2>/dev/null)" = Z ] && continue
+      zombie "$pid" && continue
       tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null | grep -qE -- "-f $CONF|--pid-file $D/munged.pid" && echo "$pid"
     done
   done
