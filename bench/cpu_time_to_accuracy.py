@@ -39,7 +39,8 @@ def run_recipe(recipe: str, overrides: dict, runs_dir: str, max_seconds: float) 
     from resnet_nb.config import make_config
     from resnet_nb.core import unwrap
     from resnet_nb.learner import Callback, CancelFitException
-    from resnet_nb.trainer import evaluate, train
+    from resnet_nb.trainer import evaluate
+    from resnet_nb.runs import train
 
     curve, clock = [], {'cpu': 0.0}
 
@@ -53,11 +54,11 @@ def run_recipe(recipe: str, overrides: dict, runs_dir: str, max_seconds: float) 
             clock['cpu'] += time.process_time() - clock['t']
 
         def after_epoch(self, learn):
-            acc = evaluate(unwrap(learn.model), learn.dls.test, learn.loss_func, learn.device, learn.cfg.precision,
-                           learn.cfg.tta)['acc']
+            acc = evaluate(unwrap(learn.model), learn.dls.test, learn.loss_func, learn.device, cfg.precision,
+                           cfg.tta)['acc']
             learn.model.train()
             curve.append((clock['cpu'], acc, sum(r['seconds'] for r in learn.history)))
-            print(f'  {learn.cfg.run_name} epoch {learn.epoch + 1}: {100 * acc:.2f}% test after {clock["cpu"]:.0f} CPU-s',
+            print(f'  {cfg.run_name} epoch {learn.epoch + 1}: {100 * acc:.2f}% test after {clock["cpu"]:.0f} CPU-s',
                   flush=True)
             if clock['cpu'] > max_seconds:
                 learn.stop_reason = f'over --max-seconds {max_seconds:.0f}'

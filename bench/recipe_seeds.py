@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from resnet_nb.config import load_recipe, make_config, parse_overrides
-from resnet_nb.trainer import train
+from resnet_nb.runs import train
 
 
 def budget_of(recipe: str) -> dict:

@@ -29,7 +29,8 @@ from resnet_nb.callbacks import DeviceCB, MetricsCB, SchedulerCB
 from resnet_nb.logs import FileLogCB, CSVLoggerCB, TensorBoardCB
 from resnet_nb.checkpoint import CheckpointCB
 from resnet_nb.optim import LRSchedule
-from resnet_nb.trainer import SignalStopCB, build_learner
+from resnet_nb.callbacks import SignalStopCB
+from resnet_nb.trainer import build_learner
 
 
 def make(args):

@@ -11,15 +11,17 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from .core import lookup
+from typing import Callable
+from .core import check_choice, lookup
 from .data import ImageData, channel_view, show_images
 
 if TYPE_CHECKING:
     import matplotlib.figure
 
 # %% auto #0
-__all__ = ['TRANSFORMS', 'with_mirror', 'crop_flip_padded', 'crop_flip', 'Augment', 'list_transforms', 'get_transform',
-           'epoch_plan', 'norm_params', 'affine', 'normalize', 'show_augmentations', 'augmented']
+__all__ = ['TRANSFORMS', 'TTA_VIEWS', 'with_mirror', 'crop_flip_padded', 'crop_flip', 'Augment', 'list_transforms',
+           'get_transform', 'epoch_plan', 'norm_params', 'affine', 'normalize', 'show_augmentations', 'augmented',
+           'shift', 'tta_views']
 
 # %% ../nbs/03_augment.ipynb #b3667dd9
 def with_mirror(x: Tensor) -> Tensor:
@@ -177,3 +179,29 @@ def augmented(data: ImageData, augment: str | Augment = 'standard', seed: int = 
     "uint8 images of `data`, in order, augmented exactly as a loader with this `augment`, `seed` and `epoch` would."
     idx, dy, dx, fl = epoch_plan(len(data), epoch, seed, False, augment)
     return get_transform(augment).apply(data.images[idx], dy, dx, fl)
+
+# %% ../nbs/03_augment.ipynb #11a1b323
+def shift(x: Tensor, dy: int, dx: int) -> Tensor:
+    "Move `x` `[B, C, H, W]` by `dy` rows and `dx` columns, filling with zeros (same size)."
+    h, w = x.shape[-2:]
+    p = F.pad(x, (max(dx, 0), max(-dx, 0), max(dy, 0), max(-dy, 0)))
+    return p[..., max(-dy, 0) : max(-dy, 0) + h, max(-dx, 0) : max(-dx, 0) + w]
+
+
+def _flip_views(x):
+    return [x.flip(-1)]
+
+
+def _flip_translate_views(x):
+    xf = x.flip(-1)
+    return [xf] + [shift(v, d, d) for v in (x, xf) for d in (1, -1)]
+
+
+TTA_VIEWS: dict[str, Callable | None] = {'none': None, 'flip': _flip_views, 'flip_translate': _flip_translate_views}
+
+
+def tta_views(x: Tensor, mode: str = 'flip') -> list[Tensor]:
+    "The batch `x` and its extra test-time views under `mode` (the names of `TTA_VIEWS`)."
+    check_choice('tta', mode, TTA_VIEWS)
+    extra = TTA_VIEWS[mode]
+    return [x] + (extra(x) if extra else [])

@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_callbacks.ipynb #0d98c95c
 from __future__ import annotations
-import math, time
+import contextlib, math, signal, threading, time
 from functools import partial
 import torch, torch.nn as nn
 import torch.distributed as dist
@@ -14,7 +14,8 @@ from .learner import Callback, CancelBatchException, CancelFitException, CancelT
 
 # %% auto #0
 __all__ = ['METRIC_KEYS', 'DeviceCB', 'MetricsCB', 'SchedulerCB', 'StepLimitCB', 'MixedPrecisionCB', 'GradClipCB',
-           'NonFiniteError', 'NonFiniteCB', 'improved', 'EarlyStoppingCB']
+           'NonFiniteError', 'NonFiniteCB', 'improved', 'EarlyStoppingCB', 'RunInterrupted', 'stop_on_signals',
+           'SignalStopCB']
 
 # %% ../nbs/14_callbacks.ipynb #c209eab0
 class DeviceCB(Callback):
@@ -296,3 +297,50 @@ class EarlyStoppingCB(Callback):
 
     def load_state_dict(self, sd: dict):
         self.best, self.best_epoch, self.wait = sd['best'], sd['best_epoch'], sd['wait']
+
+# %% ../nbs/14_callbacks.ipynb #e2f07d2a
+class RunInterrupted(KeyboardInterrupt):
+    "A run stopped by a signal: SIGTERM (a scheduler) or SIGINT (Ctrl-C)."
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(f'stopped by {signal.Signals(signum).name}')
+
+# %% ../nbs/14_callbacks.ipynb #6db7fdb1
+@contextlib.contextmanager
+def stop_on_signals(signals: tuple = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2)):
+    "While the block runs (in the main thread), SIGTERM, SIGINT and SIGUSR2 (submitit's preemption signal) are noted, not acted on: the yielded list gets the first one's number; the old handlers come back after."
+    got = []
+    if threading.current_thread() is not threading.main_thread():
+        yield got
+        return
+
+    def handler(signum, frame):
+        if not got:
+            got.append(signum)
+
+    old = {s: signal.signal(s, handler) for s in signals}
+    try:
+        yield got
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+# %% ../nbs/14_callbacks.ipynb #f47f8ec8
+class SignalStopCB(Callback):
+    "Raise `RunInterrupted` after the batch in which a signal was noted in `got` (see `stop_on_signals`); DDP ranks agree every `every` steps."
+
+    order = 100
+
+    def __init__(self, got: list, every: int = 10):
+        self.got, self.every = got, every
+
+    def after_batch(self, learn):
+        if not dist_on():
+            if self.got:
+                raise RunInterrupted(self.got[0])
+        elif learn.training and learn.step % self.every == 0:  # the same steps on every rank
+            flag = torch.tensor([self.got[0] if self.got else 0], device=learn.device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            if flag.item():
+                raise RunInterrupted(int(flag.item()))

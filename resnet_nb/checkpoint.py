@@ -46,7 +46,7 @@ def set_rng_states(s: dict) -> None:
     if s.get('cuda') is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(s['cuda'])
 
-# %% ../nbs/17_checkpoint.ipynb #d30488f3
+# %% ../nbs/17_checkpoint.ipynb #a4c1e7c0
 def rank_state(learn: Learner) -> dict:
     "This process's random states: Python, NumPy, torch (CPU and CUDA) and the training loader's generator, if it has one."
     gen = getattr(getattr(learn.dls, 'train', None), 'generator', None)
@@ -63,7 +63,7 @@ def gather_rank_states(learn: Learner) -> Optional[list]:
     dist.gather_object(own, out, dst=0)
     return out
 
-
+# %% ../nbs/17_checkpoint.ipynb #c7430684
 def pick_rank_state(ck: dict, rank: int = 0, world_size: int = 1) -> tuple:
     "This rank's saved random states and None; if the world size changed, rank 0's states and a note saying so."
     ranks = ck.get('ranks') or [{'rng': ck['rng'], 'data_generator': ck.get('data_generator')}]
@@ -75,8 +75,8 @@ def pick_rank_state(ck: dict, rank: int = 0, world_size: int = 1) -> tuple:
         'an uninterrupted one bit for bit'
     )
 
-
-def checkpoint_state(learn: Learner, ranks: Optional[list] = None) -> dict:
+# %% ../nbs/17_checkpoint.ipynb #80b9a524
+def checkpoint_state(learn: Learner, ranks: Optional[list] = None, config: Optional[dict] = None) -> dict:
     "Everything needed to continue `learn`'s training exactly where it is (after an epoch); `ranks`: every rank's `rank_state`."
     ranks = ranks or [rank_state(learn)]
     return {
@@ -87,7 +87,7 @@ def checkpoint_state(learn: Learner, ranks: Optional[list] = None) -> dict:
         'step': learn.step,
         'history': list(learn.history),
         'callbacks': {type(cb).__name__: cb.state_dict() for cb in learn.cbs if hasattr(cb, 'state_dict')},
-        'config': learn.cfg.to_dict() if learn.cfg is not None else None,
+        'config': config,
         'rng': ranks[0]['rng'],
         'data_generator': ranks[0]['data_generator'],
         'ranks': ranks,
@@ -95,11 +95,11 @@ def checkpoint_state(learn: Learner, ranks: Optional[list] = None) -> dict:
     }
 
 
-def save_checkpoint(path, learn: Learner) -> Path:
+def save_checkpoint(path, learn: Learner, config: Optional[dict] = None) -> Path:
     "Write `learn`'s checkpoint to `path` atomically (one process; `CheckpointCB` also gathers every rank's random states)."
-    return atomic_save(checkpoint_state(learn), path)
+    return atomic_save(checkpoint_state(learn, config=config), path)
 
-
+# %% ../nbs/17_checkpoint.ipynb #110fb23c
 def load_checkpoint(path) -> dict:
     "Read a checkpoint file (or a run folder's `checkpoints/last.pt`), with a clear error for a missing, corrupt or foreign file."
     path = Path(path)
@@ -134,7 +134,7 @@ def load_checkpoint(path) -> dict:
     ck['path'] = str(path)
     return ck
 
-
+# %% ../nbs/17_checkpoint.ipynb #d5b83f75
 def load_model_state(model: nn.Module, sd: dict, source: str = 'checkpoint') -> None:
     "Load a state_dict into `model`, or raise ValueError listing missing, unexpected and mis-shaped keys."
     own = model.state_dict()
@@ -150,13 +150,10 @@ def load_model_state(model: nn.Module, sd: dict, source: str = 'checkpoint') -> 
         )
     model.load_state_dict(sd)
 
-
+# %% ../nbs/17_checkpoint.ipynb #5d4793fd
 def restore_checkpoint(learn: Learner, ck: dict) -> None:
     "Put a checkpoint's model, optimizer, callback states, history, step and this rank's random states back into `learn`."
-    src = f'checkpoint {ck.get("path", "")}'
-    if ck.get('config') and learn.cfg is not None and ck['config'].get('model') != learn.cfg.model:
-        src += f' (saved from model {ck["config"].get("model")!r}, this run builds {learn.cfg.model!r})'
-    load_model_state(unwrap(learn.model), ck['model'], src)
+    load_model_state(unwrap(learn.model), ck['model'], f'checkpoint {ck.get("path", "")}')
     if ck.get('opt') is not None and learn.opt is not None:
         learn.opt.load_state_dict(ck['opt'])
     states = ck.get('callbacks') or {}
@@ -169,7 +166,7 @@ def restore_checkpoint(learn: Learner, ck: dict) -> None:
     if isinstance(gen, torch.Generator) and st.get('data_generator') is not None:
         gen.set_state(st['data_generator'])
     set_rng_states(st['rng'])
-    if note and learn.is_main:
+    if note and rank_world()[0] == 0:
         learn.log(note)
 
 # %% ../nbs/17_checkpoint.ipynb #b39673a4
@@ -178,8 +175,9 @@ class CheckpointCB(Callback):
 
     order = 20
 
-    def __init__(self, ckpt_dir, monitor: str = 'val_acc', save_every: int = 1):
+    def __init__(self, ckpt_dir, monitor: str = 'val_acc', save_every: int = 1, config: Optional[dict] = None):
         self.dir, self.monitor, self.mode, self.save_every = Path(ckpt_dir), monitor, MONITORS[monitor], save_every
+        self.config = config  # the run's settings, saved in every checkpoint (resume checks them)
         self.best, self.best_epoch, self.saved_epoch = None, None, None
 
     def after_epoch(self, learn):
@@ -199,7 +197,7 @@ class CheckpointCB(Callback):
         ranks = gather_rank_states(learn)  # all ranks take part (the metrics, so these decisions, are the same on all)
         if last:
             self.saved_epoch = learn.history[-1]['epoch']
-        if not learn.is_main:
+        if rank_world()[0] != 0:
             return
         bad = [n for n, p in unwrap(learn.model).named_parameters() if not torch.isfinite(p).all()]
         if bad:  # never overwrite a good checkpoint with broken weights
@@ -207,7 +205,7 @@ class CheckpointCB(Callback):
                 f'epoch {learn.history[-1]["epoch"]}: weights are not finite ({", ".join(bad[:3])}...); no checkpoint written'
             )
         buf = io.BytesIO()
-        torch.save(checkpoint_state(learn, ranks), buf)  # serialise once, write one or two files
+        torch.save(checkpoint_state(learn, ranks, self.config), buf)  # serialise once, write one or two files
         if best:
             atomic_save(buf.getvalue(), self.dir / 'best.pt')
         if last:

@@ -6,12 +6,12 @@
 from __future__ import annotations
 import argparse, os, sys
 from pathlib import Path
-import yaml
 import resnet_nb
-from .core import resolve_path, format_table, short_path, lookup
+from .core import format_table, short_path, lookup
 from .config import TrainConfig, make_config, parse_overrides, config_help, list_recipes
-from .runs import list_runs, summary_lines
-from .trainer import RunInterrupted, train
+from .runs import Run, RunError, list_runs, summary_lines
+from .callbacks import RunInterrupted
+from .runs import train
 from .sweep import EXECUTORS, sweep_command
 from .cluster import SLURM_OPTIONS, slurm_train  # (and the sweep executor 'slurm')
 from .inspect import cka_command
@@ -83,10 +83,12 @@ def cmd_train(args, cbs=None) -> Path | str | None:
 
 def cmd_resume(args, cbs=None) -> Path | None:
     "`resnet_nb resume RUN_DIR [key=value ...]`: continue a run from its last checkpoint."
-    rd = resolve_path(args.run_dir)
-    if not (rd / 'config.yaml').is_file():
-        raise UsageError(f'{args.run_dir!r} is not a run folder (no config.yaml)')
-    cfg = _config(yaml.safe_load((rd / 'config.yaml').read_text()), args.overrides, {'resume': str(rd)})
+    try:
+        run = Run.open(args.run_dir)
+        raw = run.raw_config
+    except RunError as e:
+        raise UsageError(str(e)) from None
+    cfg = _config(raw, args.overrides, {'resume': str(run.path)})
     if args.dry_run:
         print(cfg.to_yaml(), end='')
         return None

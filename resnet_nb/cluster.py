@@ -12,7 +12,8 @@ from submitit.helpers import Checkpointable, DelayedSubmission
 from .core import atomic_save, check_choice, read_json, resolve_path, short_path
 from .config import make_config, parse_value
 from .runs import pid_alive
-from .trainer import RunInterrupted, train
+from .callbacks import RunInterrupted
+from .runs import train
 from resnet_nb.sweep import (
     check_points,
     error_note,

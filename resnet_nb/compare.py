@@ -4,20 +4,18 @@
 
 # %% ../nbs/26_compare.ipynb #16ccfbde
 from __future__ import annotations
-import html, json
+import html, json, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import torch
-from .core import resolve_path, first_value, format_value, format_table, unwrap
+from .core import check_choice, resolve_path, first_value, format_value, format_table
 from .config import TrainConfig
-from .checkpoint import load_checkpoint, load_model_state
-from .runs import find_runs, load_run
+from .runs import Run, RunError, find_runs
 from .live import plot_history
-from .trainer import build_learner
 
 # %% auto #0
-__all__ = ['RunTable', 'compare_runs', 'plot_runs', 'tb_hparams', 'confusion_matrix', 'plot_confusion', 'worst_predictions',
-           'show_worst', 'Predictions', 'predict_run']
+__all__ = ['RunTable', 'read_runs', 'compare_runs', 'plot_runs', 'tb_hparams', 'confusion_matrix', 'plot_confusion',
+           'worst_predictions', 'show_worst', 'Predictions', 'predict_run']
 
 # %% ../nbs/26_compare.ipynb #fc8d081d
 class RunTable(list):
@@ -53,9 +51,6 @@ class RunTable(list):
         return format_table(self, self.cols, empty='')
 
 # %% ../nbs/26_compare.ipynb #adc48940
-_NOT_HPARAMS = {'name', 'runs_dir', 'data_dir', 'resume', 'progress', 'num_workers', 'device'}
-
-
 def _run_dirs(runs) -> list[Path]:
     if isinstance(runs, (str, Path)):
         p = resolve_path(runs)
@@ -63,12 +58,25 @@ def _run_dirs(runs) -> list[Path]:
     return [Path(r) for r in runs]
 
 
+def read_runs(runs: str | Path | list = 'runs') -> list[dict]:
+    "Config, summary and history of each run (a runs folder, a sweep folder or a list of runs); a damaged run is left out with a one-line warning naming its file."
+    out = []
+    for d in _run_dirs(runs):
+        run = Run.open(d)
+        try:
+            out.append(dict(run=run, config=run.raw_config, summary=run.summary, history=run.history))
+        except RunError as e:
+            warnings.warn(f'left out: {e}', stacklevel=2)
+    return out
+
+
 def _varying(cfgs: list[dict]) -> list[str]:
     keys = dict.fromkeys(k for c in cfgs for k in c)
     return [
         k
         for k in keys
-        if k not in _NOT_HPARAMS and len({json.dumps(c.get(k), sort_keys=True, default=str) for c in cfgs}) > 1
+        if k not in TrainConfig.fields_where(hparam=False)
+        and len({json.dumps(c.get(k), sort_keys=True, default=str) for c in cfgs}) > 1
     ]
 
 
@@ -79,7 +87,7 @@ def compare_runs(
     hparams: list[str] | None = None,
 ) -> RunTable:
     "Table of runs (a runs folder, a sweep folder or a list of run folders): hyperparameters and final metrics."
-    loaded = [load_run(d) for d in _run_dirs(runs)]
+    loaded = read_runs(runs)
     hp = (
         hparams
         if hparams is not None
@@ -91,7 +99,7 @@ def compare_runs(
         last = h[-1] if h else {}
         rows.append(
             dict(
-                run=r['run_dir'].name,
+                run=r['run'].name,
                 **{k: r['config'].get(k) for k in hp},
                 epochs=len(h),
                 best_val_acc=first_value(s, 'best_val_acc', 'best_monitor'),
@@ -114,14 +122,14 @@ def plot_runs(runs: str | Path | list = 'runs', labels: list[str] | None = None,
     "Loss and accuracy curves of several runs on one pair of axes, labelled by the settings that differ."
     import matplotlib.pyplot as plt
 
-    loaded = [load_run(d) for d in _run_dirs(runs)]
+    loaded = read_runs(runs)
     keys = _varying([r['config'] for r in loaded])
     fig, axs = plt.subplots(1, 2, figsize=figsize)
     for i, r in enumerate(loaded):
         plot_history(
             r['history'],
             axs=axs,
-            label=labels[i] if labels else _label(r['config'], keys, r['run_dir']),
+            label=labels[i] if labels else _label(r['config'], keys, r['run'].path),
             color=f'C{i % 10}',
         )
     fig.tight_layout()
@@ -232,25 +240,13 @@ class Predictions:
         return show_worst(self.images, self.labels, self.probs, self.classes, k, ncols)
 
 
-def predict_run(run_dir: str | Path, split: str = 'val', checkpoint: str = 'best', device: str = 'cpu') -> Predictions:
-    "Predictions of a run's saved model (`checkpoints/<checkpoint>.pt`) on its `val` or `test` split, data rebuilt as in the run."
-    if split not in ('val', 'test'):
-        raise ValueError(f"split must be 'val' or 'test', got {split!r}")
-    rd = Path(run_dir)
-    cfg = TrainConfig.from_yaml(
-        rd / 'config.yaml', device=device, loader='device', num_workers=0, compile=False, progress='none'
-    )
-    learn = build_learner(cfg)
-    loader = getattr(learn.dls, split)
-    if loader is None:
-        raise ValueError(f"run {rd.name} has no {split} split (val_split={cfg.val_split}); try split='test'")
-    model = unwrap(learn.model)
-    load_model_state(
-        model,
-        load_checkpoint(rd / 'checkpoints' / f'{checkpoint}.pt')['model'],
-        f'{rd.name}/checkpoints/{checkpoint}.pt',
-    )
-    model.eval()
+def predict_run(
+    run: str | Path | Run, split: str = 'val', checkpoint: str = 'best', device: str = 'cpu'
+) -> Predictions:
+    "Predictions of a run's saved model (`checkpoint`: best, last, init) on its `val` or `test` split, data rebuilt as in the run."
+    run = Run.open(run)
+    check_choice('split', split, ('val', 'test'))
+    loader, model = run.dataloaders(split, device), run.load_model(checkpoint, device)  # plain batches, eval mode
     with torch.no_grad():
         probs, labels = map(torch.cat, zip(*[(model(x).float().softmax(1).cpu(), y.cpu()) for x, y in loader]))
-    return Predictions(loader.images.cpu(), labels, probs, list(learn.dls.classes))
+    return Predictions(loader.images.cpu(), labels, probs, list(loader.classes))

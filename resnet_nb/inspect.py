@@ -10,22 +10,19 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional
 import torch, torch.nn as nn
 from torch import Tensor
-from .core import check_choice, format_table, resolve_path, short_path, unwrap
+from .core import check_choice, format_table, short_path, unwrap
 from .data import ImageData
 from .datasets import get_dataset
 from .loaders import DataLoaders, get_dataloaders
 from .models import ResNet, count_params
-from .config import TrainConfig
 from .learner import Callback
 from .logs import TensorBoardCB
-from .checkpoint import load_checkpoint, load_model_state
-from .runs import model_summary as summary_text
-from .trainer import build_learner
+from .logs import model_summary as summary_text
+from .runs import Run
 
 # %% auto #0
 __all__ = ['STAT_COLS', 'find_modules', 'Hooks', 'default_layers', 'model_summary', 'ActivationStatsCB', 'weight_grad_stats',
-           'GradStatsCB', 'hsic', 'linear_cka', 'MinibatchCKA', 'layer_cka', 'plot_cka', 'load_run_model', 'cka_runs',
-           'cka_command']
+           'GradStatsCB', 'hsic', 'linear_cka', 'MinibatchCKA', 'layer_cka', 'plot_cka', 'cka_runs', 'cka_command']
 
 # %% ../nbs/22_inspect.ipynb #d433839c
 def find_modules(model: nn.Module, modules) -> dict[str, nn.Module]:
@@ -423,34 +420,20 @@ def plot_cka(
     ax.set_title(title or 'linear CKA', fontsize=9)
     return ax
 
-# %% ../nbs/22_inspect.ipynb #87ffa18f
-def load_run_model(run: str | Path, checkpoint: str = 'best', device: str = 'cpu') -> tuple[nn.Module, DataLoaders]:
-    "The model of a run folder with `checkpoints/<checkpoint>.pt` loaded (eval mode) and the run's data loaders, rebuilt from its config."
-    dirs = (Path(run), resolve_path(run), resolve_path('runs') / str(run))
-    rd = next((p for p in dirs if (p / 'config.yaml').is_file()), None)
-    if rd is None:
-        raise FileNotFoundError(f'run={str(run)!r} is not allowed; allowed: a run folder (config.yaml) or its name')
-    check_choice('checkpoint', checkpoint, sorted(p.stem for p in (rd / 'checkpoints').glob('*.pt')))
-    over = dict(device=device, loader='device', num_workers=0, compile=False, progress='none')
-    learn = build_learner(TrainConfig.from_yaml(rd / 'config.yaml', **over))
-    model, path = unwrap(learn.model), rd / 'checkpoints' / f'{checkpoint}.pt'
-    load_model_state(model, load_checkpoint(path)['model'], short_path(path))
-    model.run_dir = rd
-    return model.eval(), learn.dls
-
 # %% ../nbs/22_inspect.ipynb #f4c1de1a
 def cka_runs(runs: list, split: str = 'test', data=None, n_batches: int | None = None, device: str = 'cpu') -> tuple:
     "Self-similarity CKA of each run's model on the same data (default: the first run's `split`), heatmaps side by side by size: (figure, results)."
     import matplotlib.pyplot as plt
 
     check_choice('split', split, ('val', 'test'))
-    loaded = [load_run_model(r, 'best', device) for r in runs]
+    runs = [Run.open(r) for r in runs]
+    loaded = [(run, run.load_model('best', device)) for run in runs]
     if data is None:
-        data = getattr(loaded[0][1], split) or loaded[0][1].test
+        data = runs[0].dataloaders(split, device)
     results = []
-    for model, _ in sorted(loaded, key=lambda t: count_params(t[0])):
+    for run, model in sorted(loaded, key=lambda t: count_params(t[1])):
         cka = layer_cka(model, None, data, n_batches=n_batches, device=device)
-        results.append(dict(run=model.run_dir.name, params=count_params(model), layers=default_layers(model), cka=cka))
+        results.append(dict(run=run.name, params=count_params(model), layers=default_layers(model), cka=cka))
     fig, axs = plt.subplots(1, len(results), figsize=(4.4 * len(results), 4), dpi=72, squeeze=False)
     for ax, r in zip(axs[0], results):
         plot_cka(r['cka'], r['layers'], ax=ax, title=f'{r["run"]}\n{r["params"]:,} parameters')
@@ -467,10 +450,11 @@ def cka_command(args) -> Path:
     if getattr(args, 'run_b', None) is None:
         fig = cka_runs([args.run], split, n_batches=nb, device=dev)[0]
     else:
-        (ma, dls), (mb, _) = load_run_model(args.run, device=dev), load_run_model(args.run_b, device=dev)
-        m = layer_cka(ma, mb, getattr(dls, split) or dls.test, n_batches=nb, device=dev)
+        ra, rb = Run.open(args.run), Run.open(args.run_b)
+        ma, mb = ra.load_model('best', dev), rb.load_model('best', dev)
+        m = layer_cka(ma, mb, ra.dataloaders(split, dev), n_batches=nb, device=dev)
         ax = plot_cka(m, default_layers(ma), default_layers(mb), title=f'linear CKA ({split})')
-        ax.set(ylabel=ma.run_dir.name, xlabel=mb.run_dir.name)
+        ax.set(ylabel=ra.name, xlabel=rb.name)
         fig = ax.figure
     out = Path(getattr(args, 'out', None) or 'cka.png')
     out.parent.mkdir(parents=True, exist_ok=True)

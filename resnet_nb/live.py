@@ -14,9 +14,9 @@ from matplotlib.ticker import MaxNLocator
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from .core import is_num
+from .core import is_num, rank_world
 from .learner import Callback
-from .runs import load_history
+from .logs import load_history
 
 # %% auto #0
 __all__ = ['fmt_time', 'eta', 'Bar', 'Progress', 'smooth', 'summary_line', 'draw_history', 'plot_history', 'Chart',
@@ -318,7 +318,7 @@ class LiveChartCB(Callback):
         self.handles, self.messages, self.active = {}, [], False
 
     def before_fit(self, learn):
-        self.learn, self.active = learn, getattr(learn, 'is_main', True)
+        self.learn, self.active = learn, rank_world()[0] == 0
         if not self.active:
             return
         self.t0 = self.t_bar = self.t_chart = time.perf_counter()

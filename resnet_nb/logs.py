@@ -4,16 +4,20 @@
 
 # %% ../nbs/15_logs.ipynb #14419f1b
 from __future__ import annotations
-import csv, datetime, io, sys, time
+import contextlib, csv, datetime, io, json, os, platform, subprocess, sys, time
 from pathlib import Path
 from typing import Optional
 from tqdm.auto import tqdm
-from .core import atomic_save, is_num, unwrap
+import numpy as np, torch, torch.nn as nn
+from .core import atomic_save, find_root, is_num, read_json, short_path, unwrap
+from .config import MONITORS
+from .models import count_params
 from .learner import Callback
 from .callbacks import METRIC_KEYS
 
 # %% auto #0
-__all__ = ['CSV_COLUMNS', 'format_row', 'FileLogCB', 'CSVLoggerCB', 'TensorBoardCB', 'TerminalProgressCB']
+__all__ = ['CSV_COLUMNS', 'format_row', 'FileLogCB', 'CSVLoggerCB', 'TensorBoardCB', 'TerminalProgressCB', 'environment_info',
+           'model_summary', 'load_history', 'best_of', 'SummaryCB', 'HParamsCB']
 
 # %% ../nbs/15_logs.ipynb #d28e37c3
 def _ts() -> str:
@@ -209,3 +213,183 @@ class TerminalProgressCB(Callback):
             tqdm.write(str(msg), file=sys.stdout)
         else:
             print(msg, flush=True)
+
+# %% ../nbs/15_logs.ipynb #8bdf2090
+def environment_info(device=None) -> dict:
+    "Device, host, library versions and the git commit of the repo (if any)."
+    import importlib
+
+    vers = {'python': platform.python_version(), 'torch': torch.__version__, 'numpy': np.__version__}
+    for m in ('torchvision', 'resnet_nb'):
+        with contextlib.suppress(Exception):
+            vers[m] = importlib.import_module(m).__version__
+    try:
+        commit = (
+            subprocess.run(
+                ['git', 'rev-parse', 'HEAD'], cwd=find_root(), capture_output=True, text=True, timeout=5
+            ).stdout.strip()
+            or None
+        )
+    except Exception:
+        commit = None
+    device = torch.device(device) if device is not None else torch.device('cpu')
+    name = torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or platform.machine()
+    return {
+        'device': str(device),
+        'device_name': name,
+        'host': platform.node(),
+        'platform': platform.platform(),
+        'versions': vers,
+        'git_commit': commit,
+    }
+
+# %% ../nbs/15_logs.ipynb #56f76cc7
+def model_summary(model: nn.Module, in_chans: int, size: int, device='cpu') -> str:
+    "A torchinfo summary on a 1-image batch (eval mode, RNG untouched), or the parameter count if torchinfo fails."
+    was = model.training
+    try:
+        from torchinfo import summary
+
+        with torch.random.fork_rng(devices=[]):
+            model.eval()
+            return str(
+                summary(
+                    model,
+                    input_size=(1, in_chans, size, size),
+                    device=device,
+                    verbose=0,
+                    depth=2,
+                    col_names=('output_size', 'num_params'),
+                )
+            )
+    except Exception as e:
+        return f'{type(model).__name__} with {count_params(model):,} parameters (no torchinfo summary: {e})'
+    finally:
+        model.train(was)
+
+# %% ../nbs/15_logs.ipynb #37a196ea
+def load_history(path: str | Path) -> list[dict]:
+    "Rows of a run's `metrics.csv` (pass the run dir or the csv) as dicts of numbers, empty cells as `None`."
+    p = Path(path)
+    if p.is_dir():
+        p = p / 'metrics.csv'
+    if not p.exists():
+        raise FileNotFoundError(f'no metrics file at {p}: pass a run directory holding metrics.csv, or the csv itself')
+
+    def num(v):
+        if v in ('', None):
+            return None
+        for t in (int, float):
+            try:
+                return t(v)
+            except ValueError:
+                pass
+        return v
+
+    with open(p, newline='') as f:
+        return [{k: num(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+# %% ../nbs/15_logs.ipynb #7ba817f5
+def best_of(history: list, key: str, mode: str = 'max') -> tuple:
+    "The best value of `key` in `history` and its epoch, the first one on a tie (None, None when there is none)."
+    rows = [r for r in history if is_num(r.get(key))]
+    if not rows:
+        return None, None
+    r = (max if mode == 'max' else min)(rows, key=lambda r: r[key])
+    return r[key], r['epoch']
+
+# %% ../nbs/15_logs.ipynb #bfd626c9
+class SummaryCB(Callback):
+    "Write `summary.json` at the start, after every epoch and at the end (final status, error, test metrics, wall time)."
+
+    order = 40
+
+    def __init__(self, run_dir: str | Path, info: dict, planned_epochs: int, monitor: str = 'val_acc'):
+        self.path, self.info, self.planned, self.done = Path(run_dir) / 'summary.json', info, planned_epochs, False
+        self.monitor = monitor
+        self.prev, self.t0 = read_json(self.path), time.time()
+        self.started = self.prev.get('started') or datetime.datetime.now().isoformat(timespec='seconds')
+
+    def write(self, learn, status: str, extra: dict | None = None) -> dict:
+        "Write the summary with `status` now; returns it."
+        h = learn.history
+        bva, bve = best_of(h, 'val_acc')
+        bm, bme = best_of(h, self.monitor, MONITORS[self.monitor])
+        s = {
+            **self.info,
+            'pid': os.getpid(),
+            'host': platform.node(),
+            'run_dir': str(self.path.parent),
+            'status': status,
+            'best_val_acc': bva,
+            'best_epoch': bve,
+            'best_monitor': bm,
+            'best_monitor_epoch': bme,
+            'epochs_completed': h[-1]['epoch'] if h else 0,
+            'epochs_planned': self.planned,
+            'steps': learn.step,
+            'final': h[-1] if h else None,
+            'wall_time_s': (self.prev.get('wall_time_s') or 0) + time.time() - self.t0,
+            'started': self.started,
+            'finished': None if status == 'running' else datetime.datetime.now().isoformat(timespec='seconds'),
+            'stop_reason': getattr(learn, 'stop_reason', None),
+            'train_seconds': sum(r.get('seconds', 0) for r in h),  # the epochs' own time: no compile warm-up, no test
+            'compile_seconds': getattr(learn, 'compile_seconds', None),
+            **getattr(learn, 'test_metrics', {}),
+            **(extra or {}),
+        }
+        atomic_save(json.dumps(s, indent=2, default=str), self.path)
+        return s
+
+    def before_fit(self, learn):
+        self.write(learn, 'running')
+
+    def after_epoch(self, learn):
+        self.write(learn, 'running')
+
+    def after_fit(self, learn):
+        self.finish(learn, 'stopped' if learn.cancelled else 'completed')
+
+    def cleanup_fit(self, learn):
+        "A fit that raised: the summary says so (`failed`, or `stopped` for a signal or Ctrl-C) with the error, and how to resume."
+        if self.done:
+            return
+        e = sys.exc_info()[1]
+        status = 'stopped' if isinstance(e, KeyboardInterrupt) else 'failed'
+        err = {'error': f'{type(e).__name__}: {e}'} if e is not None else {}
+        if err:
+            learn.log(f'run {status}: {err["error"]}')
+        self.finish(learn, status, err)
+        if e is not None:
+            e.run_dir = str(self.path.parent)  # the command line repeats where the run is
+            learn.log(f'resume with: resnet_nb resume {short_path(self.path.parent)}')
+
+    def finish(self, learn, status: str, extra: dict | None = None):
+        "The final summary and the log's last line."
+        self.done = True
+        self.write(learn, status, extra)
+        learn.log(
+            f'status: {status}, wall time {time.time() - self.t0:.1f}s, run folder {short_path(self.path.parent)}'
+        )
+
+# %% ../nbs/15_logs.ipynb #7392ba35
+class HParamsCB(Callback):
+    "At the end of a fit, `hparams` and the final metrics (last epoch, best val_acc, test) go to TensorBoard's HParams tab."
+
+    order = 35
+
+    def __init__(self, hparams: dict):
+        self.hparams = hparams
+
+    def after_fit(self, learn):
+        tb = learn.cb(TensorBoardCB)
+        if tb is None:
+            return
+        bva, _ = best_of(learn.history, 'val_acc')
+        final = {
+            **{k: v for k, v in (learn.history[-1] if learn.history else {}).items() if k in METRIC_KEYS},
+            'best_val_acc': bva,
+            **{k: v for k, v in getattr(learn, 'test_metrics', {}).items() if is_num(v)},
+        }
+        step = learn.history[-1]['epoch'] if learn.history else 0
+        tb.log_final(self.hparams, final, step)

@@ -5,18 +5,15 @@
 # %% ../nbs/16_speed.ipynb #2c911ce6
 from __future__ import annotations
 import copy, time
-from typing import Callable
 import torch, torch.nn as nn
-import torch.nn.functional as F
 from torch import Tensor
 from .core import check_choice, unwrap
 from .config import PRECISIONS
 from .learner import Callback
-from .augment import normalize
+from .augment import TTA_VIEWS, normalize, tta_views
 
 # %% auto #0
-__all__ = ['TTA_VIEWS', 'lookahead_sync', 'LookaheadCB', 'shift', 'tta_views', 'TTACB', 'batch_sizes', 'CompileWarmupCB',
-           'training_images', 'data_init']
+__all__ = ['lookahead_sync', 'LookaheadCB', 'TTACB', 'batch_sizes', 'CompileWarmupCB', 'training_images', 'data_init']
 
 # %% ../nbs/16_speed.ipynb #fbd2b847
 @torch.no_grad()
@@ -50,32 +47,6 @@ class LookaheadCB(Callback):
 
     def cleanup_fit(self, learn):
         self.slow = self.fast = None
-
-# %% ../nbs/16_speed.ipynb #fc5b1b0f
-def shift(x: Tensor, dy: int, dx: int) -> Tensor:
-    "Move `x` `[B, C, H, W]` by `dy` rows and `dx` columns, filling with zeros (same size)."
-    h, w = x.shape[-2:]
-    p = F.pad(x, (max(dx, 0), max(-dx, 0), max(dy, 0), max(-dy, 0)))
-    return p[..., max(-dy, 0) : max(-dy, 0) + h, max(-dx, 0) : max(-dx, 0) + w]
-
-
-def _flip_views(x):
-    return [x.flip(-1)]
-
-
-def _flip_translate_views(x):
-    xf = x.flip(-1)
-    return [xf] + [shift(v, d, d) for v in (x, xf) for d in (1, -1)]
-
-
-TTA_VIEWS: dict[str, Callable | None] = {'none': None, 'flip': _flip_views, 'flip_translate': _flip_translate_views}
-
-
-def tta_views(x: Tensor, mode: str = 'flip') -> list[Tensor]:
-    "The batch `x` and its extra test-time views under `mode` (the names of `config.TTA_MODES`)."
-    check_choice('tta', mode, TTA_VIEWS)
-    extra = TTA_VIEWS[mode]
-    return [x] + (extra(x) if extra else [])
 
 # %% ../nbs/16_speed.ipynb #8a5b278a
 class TTACB(Callback):
