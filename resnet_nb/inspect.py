@@ -11,6 +11,8 @@ from typing import Callable, Iterable, Optional
 import torch, torch.nn as nn
 from torch import Tensor
 from .core import check_choice, format_table, short_path, unwrap
+from .similarity import MinibatchCKA, gram
+from .similarity import hsic, linear_cka  # noqa: F401  (the maths moved there; still importable from here)
 from .data import ImageData
 from .datasets import get_dataset
 from .loaders import DataLoaders, get_dataloaders
@@ -22,7 +24,7 @@ from .runs import Run
 
 # %% auto #0
 __all__ = ['STAT_COLS', 'find_modules', 'Hooks', 'default_layers', 'model_summary', 'ActivationStatsCB', 'weight_grad_stats',
-           'GradStatsCB', 'hsic', 'linear_cka', 'MinibatchCKA', 'layer_cka', 'plot_cka', 'cka_runs', 'cka_command']
+           'GradStatsCB', 'layer_cka', 'plot_cka', 'cka_runs', 'cka_command']
 
 # %% ../nbs/22_inspect.ipynb #d433839c
 def find_modules(model: nn.Module, modules) -> dict[str, nn.Module]:
@@ -304,57 +306,9 @@ class GradStatsCB(_Recorder):
         "The picture for TensorBoard."
         return {'grad_weight_ratio': self.plot()}
 
-# %% ../nbs/22_inspect.ipynb #0fd0a6a1
-def hsic(k: Tensor, l: Tensor, debiased: bool = True) -> Tensor:
-    "HSIC of every pair of Gram matrices of `k` `[A, n, n]` and `l` `[B, n, n]`, as `[A, B]`: unbiased (Song et al. 2012) or biased."
-    n = k.shape[-1]
-    if n < 4:
-        raise ValueError(f'n_samples={n} is not allowed; allowed: n_samples >= 4 (HSIC divides by n(n-3))')
-    if not debiased:
-        h = torch.eye(n, dtype=k.dtype, device=k.device) - 1 / n
-        return (h @ k @ h).flatten(1) @ l.flatten(1).T / (n - 1) ** 2
-    off = 1 - torch.eye(n, dtype=k.dtype, device=k.device)
-    k, l = k * off, l * off
-    rk, rl = k.sum(-1), l.sum(-1)
-    cross = rk.sum(-1)[:, None] * rl.sum(-1)[None] / ((n - 1) * (n - 2))
-    return (k.flatten(1) @ l.flatten(1).T + cross - 2 / (n - 2) * (rk @ rl.T)) / (n * (n - 3))
-
-# %% ../nbs/22_inspect.ipynb #34976114
-def linear_cka(x: Tensor, y: Tensor, debiased: bool = False) -> float:
-    "Linear CKA of two representations `[n, ...]` of the same `n` inputs (float64), with the debiased HSIC estimator as an option."
-    x, y = x.flatten(1).double(), y.flatten(1).double()
-    if len(x) != len(y):
-        raise ValueError(f'y has {len(y)} samples, x has {len(x)}; allowed: the same inputs (rows) in both')
-    k, l = (x @ x.T)[None], (y @ y.T)[None]
-    return float(hsic(k, l, debiased) / (hsic(k, k, debiased) * hsic(l, l, debiased)).sqrt())
-
-# %% ../nbs/22_inspect.ipynb #dfcdf240
-class MinibatchCKA:
-    "CKA of every layer pair from unbiased HSIC summed over minibatches (Nguyen, Raghu and Kornblith 2021); keeps only `[La, Lb]` sums."
-
-    def __init__(self):
-        self.sums, self.n_batches = None, 0  # HSIC(K, L) [La, Lb], HSIC(K, K) [La], HSIC(L, L) [Lb]
-
-    def update(self, grams_a: Tensor, grams_b: Optional[Tensor] = None) -> None:
-        "Add one minibatch: Gram matrices `[La, n, n]` of model A and `[Lb, n, n]` of model B (None: B is A)."
-        kl = hsic(grams_a, grams_a if grams_b is None else grams_b)
-        kk = kl.diagonal() if grams_b is None else hsic(grams_a, grams_a).diagonal()
-        ll = kk if grams_b is None else hsic(grams_b, grams_b).diagonal()
-        self.sums = (kl, kk, ll) if self.sums is None else [s + v for s, v in zip(self.sums, (kl, kk, ll))]
-        self.n_batches += 1
-
-    def compute(self) -> Tensor:
-        "`[La, Lb]` CKA (float64, on the CPU)."
-        if self.sums is None:
-            raise ValueError('n_batches=0 is not allowed; allowed: at least one batch of >= 4 samples')
-        kl, kk, ll = self.sums
-        return (kl / (kk[:, None] * ll[None]).sqrt()).cpu()
-
 # %% ../nbs/22_inspect.ipynb #fb3ccca9
 def _gram(name, module, inp, out) -> Tensor:
-    x = out.flatten(1)
-    x = x.float() if x.device.type == 'mps' else x.double()
-    return x @ x.T
+    return gram(out)
 
 
 def layer_cka(
