@@ -180,7 +180,7 @@ def augmented(data: ImageData, augment: str | Augment = 'standard', seed: int = 
     idx, dy, dx, fl = epoch_plan(len(data), epoch, seed, False, augment)
     return get_transform(augment).apply(data.images[idx], dy, dx, fl)
 
-# %% ../nbs/03_augment.ipynb #0c17399e
+# %% ../nbs/03_augment.ipynb #8d78146d
 def shift(x: Tensor, dy: int, dx: int) -> Tensor:
     "Move `x` `[B, C, H, W]` by `dy` rows and `dx` columns, filling with zeros (same size)."
     h, w = x.shape[-2:]

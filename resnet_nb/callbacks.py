@@ -298,7 +298,7 @@ class EarlyStoppingCB(Callback):
     def load_state_dict(self, sd: dict):
         self.best, self.best_epoch, self.wait = sd['best'], sd['best_epoch'], sd['wait']
 
-# %% ../nbs/14_callbacks.ipynb #c023ebce
+# %% ../nbs/14_callbacks.ipynb #b4b1653b
 class RunInterrupted(KeyboardInterrupt):
     "A run stopped by a signal: SIGTERM (a scheduler) or SIGINT (Ctrl-C)."
 
@@ -306,7 +306,7 @@ class RunInterrupted(KeyboardInterrupt):
         self.signum = signum
         super().__init__(f'stopped by {signal.Signals(signum).name}')
 
-# %% ../nbs/14_callbacks.ipynb #6aea7daa
+# %% ../nbs/14_callbacks.ipynb #1aa02e0e
 @contextlib.contextmanager
 def stop_on_signals(signals: tuple = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2)):
     "While the block runs (in the main thread), SIGTERM, SIGINT and SIGUSR2 (submitit's preemption signal) are noted, not acted on: the yielded list gets the first one's number; the old handlers come back after."
@@ -326,7 +326,7 @@ def stop_on_signals(signals: tuple = (signal.SIGTERM, signal.SIGINT, signal.SIGU
         for s, h in old.items():
             signal.signal(s, h)
 
-# %% ../nbs/14_callbacks.ipynb #d6953338
+# %% ../nbs/14_callbacks.ipynb #f7556ad0
 class SignalStopCB(Callback):
     "Raise `RunInterrupted` after the batch in which a signal was noted in `got` (see `stop_on_signals`); DDP ranks agree every `every` steps."
 

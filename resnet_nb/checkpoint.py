@@ -46,7 +46,7 @@ def set_rng_states(s: dict) -> None:
     if s.get('cuda') is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(s['cuda'])
 
-# %% ../nbs/17_checkpoint.ipynb #f9e10cda
+# %% ../nbs/17_checkpoint.ipynb #e6798749
 def rank_state(learn: Learner) -> dict:
     "This process's random states: Python, NumPy, torch (CPU and CUDA) and the training loader's generator, if it has one."
     gen = getattr(getattr(learn.dls, 'train', None), 'generator', None)
@@ -63,7 +63,7 @@ def gather_rank_states(learn: Learner) -> Optional[list]:
     dist.gather_object(own, out, dst=0)
     return out
 
-# %% ../nbs/17_checkpoint.ipynb #f5b47d70
+# %% ../nbs/17_checkpoint.ipynb #3e77dca6
 def pick_rank_state(ck: dict, rank: int = 0, world_size: int = 1) -> tuple:
     "This rank's saved random states and None; if the world size changed, rank 0's states and a note saying so."
     ranks = ck.get('ranks') or [{'rng': ck['rng'], 'data_generator': ck.get('data_generator')}]
@@ -75,7 +75,7 @@ def pick_rank_state(ck: dict, rank: int = 0, world_size: int = 1) -> tuple:
         'an uninterrupted one bit for bit'
     )
 
-# %% ../nbs/17_checkpoint.ipynb #eae44d2c
+# %% ../nbs/17_checkpoint.ipynb #70dd804e
 def checkpoint_state(learn: Learner, ranks: Optional[list] = None, config: Optional[dict] = None) -> dict:
     "Everything needed to continue `learn`'s training exactly where it is (after an epoch); `ranks`: every rank's `rank_state`."
     ranks = ranks or [rank_state(learn)]
@@ -99,7 +99,7 @@ def save_checkpoint(path, learn: Learner, config: Optional[dict] = None) -> Path
     "Write `learn`'s checkpoint to `path` atomically (one process; `CheckpointCB` also gathers every rank's random states)."
     return atomic_save(checkpoint_state(learn, config=config), path)
 
-# %% ../nbs/17_checkpoint.ipynb #b616bd59
+# %% ../nbs/17_checkpoint.ipynb #341bbabf
 def load_checkpoint(path) -> dict:
     "Read a checkpoint file (or a run folder's `checkpoints/last.pt`), with a clear error for a missing, corrupt or foreign file."
     path = Path(path)
@@ -134,7 +134,7 @@ def load_checkpoint(path) -> dict:
     ck['path'] = str(path)
     return ck
 
-# %% ../nbs/17_checkpoint.ipynb #ce5ab68a
+# %% ../nbs/17_checkpoint.ipynb #48be9d6d
 def load_model_state(model: nn.Module, sd: dict, source: str = 'checkpoint') -> None:
     "Load a state_dict into `model`, or raise ValueError listing missing, unexpected and mis-shaped keys."
     own = model.state_dict()
@@ -150,7 +150,7 @@ def load_model_state(model: nn.Module, sd: dict, source: str = 'checkpoint') -> 
         )
     model.load_state_dict(sd)
 
-# %% ../nbs/17_checkpoint.ipynb #0bf65562
+# %% ../nbs/17_checkpoint.ipynb #9f973792
 def restore_checkpoint(learn: Learner, ck: dict) -> None:
     "Put a checkpoint's model, optimizer, callback states, history, step and this rank's random states back into `learn`."
     load_model_state(unwrap(learn.model), ck['model'], f'checkpoint {ck.get("path", "")}')

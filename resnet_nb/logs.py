@@ -214,7 +214,7 @@ class TerminalProgressCB(Callback):
         else:
             print(msg, flush=True)
 
-# %% ../nbs/15_logs.ipynb #4bcb90d8
+# %% ../nbs/15_logs.ipynb #734646f8
 def environment_info(device=None) -> dict:
     "Device, host, library versions and the git commit of the repo (if any)."
     import importlib
@@ -243,7 +243,7 @@ def environment_info(device=None) -> dict:
         'git_commit': commit,
     }
 
-# %% ../nbs/15_logs.ipynb #2b8f65eb
+# %% ../nbs/15_logs.ipynb #d36b3fa8
 def model_summary(model: nn.Module, in_chans: int, size: int, device='cpu') -> str:
     "A torchinfo summary on a 1-image batch (eval mode, RNG untouched), or the parameter count if torchinfo fails."
     was = model.training
@@ -267,7 +267,7 @@ def model_summary(model: nn.Module, in_chans: int, size: int, device='cpu') -> s
     finally:
         model.train(was)
 
-# %% ../nbs/15_logs.ipynb #c2b8a1eb
+# %% ../nbs/15_logs.ipynb #bb69d951
 def load_history(path: str | Path) -> list[dict]:
     "Rows of a run's `metrics.csv` (pass the run dir or the csv) as dicts of numbers, empty cells as `None`."
     p = Path(path)
@@ -289,7 +289,7 @@ def load_history(path: str | Path) -> list[dict]:
     with open(p, newline='') as f:
         return [{k: num(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
-# %% ../nbs/15_logs.ipynb #a97dd790
+# %% ../nbs/15_logs.ipynb #c85206a2
 def best_of(history: list, key: str, mode: str = 'max') -> tuple:
     "The best value of `key` in `history` and its epoch, the first one on a tie (None, None when there is none)."
     rows = [r for r in history if is_num(r.get(key))]
@@ -298,7 +298,7 @@ def best_of(history: list, key: str, mode: str = 'max') -> tuple:
     r = (max if mode == 'max' else min)(rows, key=lambda r: r[key])
     return r[key], r['epoch']
 
-# %% ../nbs/15_logs.ipynb #1ab92327
+# %% ../nbs/15_logs.ipynb #4cc9f8a6
 class SummaryCB(Callback):
     "Write `summary.json` at the start, after every epoch and at the end (final status, error, test metrics, wall time)."
 
@@ -372,7 +372,7 @@ class SummaryCB(Callback):
             f'status: {status}, wall time {time.time() - self.t0:.1f}s, run folder {short_path(self.path.parent)}'
         )
 
-# %% ../nbs/15_logs.ipynb #d935a8fe
+# %% ../nbs/15_logs.ipynb #e4a5b230
 class HParamsCB(Callback):
     "At the end of a fit, `hparams` and the final metrics (last epoch, best val_acc, test) go to TensorBoard's HParams tab."
 

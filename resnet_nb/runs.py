@@ -49,8 +49,8 @@ from .trainer import TestCB, build_dataloaders, build_learner, fit, progress_cal
 
 # %% auto #0
 __all__ = ['make_run_dir', 'find_run', 'find_runs', 'RunError', 'read_mapping', 'read_summary', 'pid_alive', 'Run',
-           'check_resume', 'run_callbacks', 'check_before_data', 'restore_run', 'train', 'run_info', 'list_runs',
-           'summary_lines']
+           'check_resume', 'run_info', 'list_runs', 'summary_lines', 'run_callbacks', 'check_before_data',
+           'restore_run', 'train']
 
 # %% ../nbs/20a_runs.ipynb #8edb47106e1a46a883d545849b8ab81b
 def make_run_dir(runs_dir='runs', name: str = 'run') -> Path:
@@ -330,6 +330,49 @@ def prepare_resume(self: Run, has_checkpoint: bool) -> list[Path]:
         shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
     return gone
 
+# %% ../nbs/20a_runs.ipynb #84d5ab97d17b4c38ab41a2b065bbd0c0
+@patch
+def info(self: Run, root: str | Path | None = None) -> dict:
+    "One row about the run (named relative to `root`): status, dataset, model, epochs done, best val and test accuracy."
+    name = str(self.path.relative_to(root)) if root else self.name
+    try:
+        cfg, s, done = self.raw_config, self.summary, len(self.history)
+        status = self.status
+    except RunError as e:
+        return dict(run=name, status='corrupt', error=str(e), path=str(self.path))
+    return dict(
+        run=name,
+        status=status,
+        dataset=cfg.get('dataset'),
+        model=cfg.get('model'),
+        epochs=f'{done}/{cfg.get("epochs")}',
+        best_val_acc=first_value(s, 'best_val_acc', 'best_monitor'),
+        test_acc=first_value(s, 'test_acc'),
+        path=str(self.path),
+    )
+
+
+def run_info(run_dir: str | Path, root: str | Path | None = None) -> dict:
+    "`Run(run_dir).info(root)`."
+    return Run(run_dir).info(root)
+
+
+def list_runs(runs_dir: str | Path = 'runs') -> list[dict]:
+    "`info` of every run under `runs_dir`, named relative to it (`sweep-lr/<run>` for a sweep's runs)."
+    return [Run(p).info(resolve_path(runs_dir)) for p in find_runs(runs_dir)]
+
+
+def summary_lines(run_dir: str | Path) -> str:
+    "What `train` and `resume` print at the end: the run folder and its best validation (and test) accuracy, in %."
+    s = Run(run_dir).summary
+    acc, ep, test = first_value(s, 'best_val_acc'), first_value(s, 'best_epoch'), first_value(s, 'test_acc')
+    lines = [f'Run folder: {short_path(run_dir)}']
+    if isinstance(acc, (int, float)):
+        lines.append(f'Best validation accuracy: {100 * acc:.2f}%' + (f' (epoch {ep})' if ep else ''))
+    if isinstance(test, (int, float)):
+        lines.append(f'Test accuracy: {100 * test:.2f}%')
+    return '\n'.join(lines)
+
 # %% ../nbs/20a_runs.ipynb #cdf66aed5cc84ca1b48e60bad68798a8
 def run_callbacks(learn: Learner, run: Run, cfg: TrainConfig, di: DistInfo, resumed: bool) -> list:
     "The callbacks of a session with a run folder: checkpoints, test, and on rank 0 log, CSV, TensorBoard, hparams, summary and progress."
@@ -460,46 +503,3 @@ def resume(self: Run, cbs: Optional[list] = None, **overrides) -> Run:
     "Train on from `checkpoints/last.pt` with `overrides` (e.g. `epochs=20`); returns the run."
     train(self.resume_config(**overrides), cbs)
     return self
-
-# %% ../nbs/20a_runs.ipynb #84d5ab97d17b4c38ab41a2b065bbd0c0
-@patch
-def info(self: Run, root: str | Path | None = None) -> dict:
-    "One row about the run (named relative to `root`): status, dataset, model, epochs done, best val and test accuracy."
-    name = str(self.path.relative_to(root)) if root else self.name
-    try:
-        cfg, s, done = self.raw_config, self.summary, len(self.history)
-        status = self.status
-    except RunError as e:
-        return dict(run=name, status='corrupt', error=str(e), path=str(self.path))
-    return dict(
-        run=name,
-        status=status,
-        dataset=cfg.get('dataset'),
-        model=cfg.get('model'),
-        epochs=f'{done}/{cfg.get("epochs")}',
-        best_val_acc=first_value(s, 'best_val_acc', 'best_monitor'),
-        test_acc=first_value(s, 'test_acc'),
-        path=str(self.path),
-    )
-
-
-def run_info(run_dir: str | Path, root: str | Path | None = None) -> dict:
-    "`Run(run_dir).info(root)`."
-    return Run(run_dir).info(root)
-
-
-def list_runs(runs_dir: str | Path = 'runs') -> list[dict]:
-    "`info` of every run under `runs_dir`, named relative to it (`sweep-lr/<run>` for a sweep's runs)."
-    return [Run(p).info(resolve_path(runs_dir)) for p in find_runs(runs_dir)]
-
-
-def summary_lines(run_dir: str | Path) -> str:
-    "What `train` and `resume` print at the end: the run folder and its best validation (and test) accuracy, in %."
-    s = Run(run_dir).summary
-    acc, ep, test = first_value(s, 'best_val_acc'), first_value(s, 'best_epoch'), first_value(s, 'test_acc')
-    lines = [f'Run folder: {short_path(run_dir)}']
-    if isinstance(acc, (int, float)):
-        lines.append(f'Best validation accuracy: {100 * acc:.2f}%' + (f' (epoch {ep})' if ep else ''))
-    if isinstance(test, (int, float)):
-        lines.append(f'Test accuracy: {100 * test:.2f}%')
-    return '\n'.join(lines)
