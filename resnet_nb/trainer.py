@@ -130,7 +130,7 @@ def build_learner(cfg: TrainConfig, dist_info: Optional[DistInfo] = None, device
         cbs.append(TTACB(cfg.tta))
     if cfg.compile:
         cbs.append(CompileWarmupCB(cfg.precision, cfg.channels_last))
-    learn = Learner(net, dls, nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing), opt=opt, cbs=cbs, lr=cfg.lr)
+    learn = Learner(net, dls, nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing), opt=opt, cbs=cbs)
     learn.cfg, learn.is_main, learn.device = cfg, di.is_main, device
     learn.planned_epochs = math.ceil(cfg.max_steps / spe) if cfg.max_steps else cfg.epochs
     return learn
