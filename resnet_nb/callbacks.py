@@ -5,7 +5,6 @@
 # %% ../nbs/14_callbacks.ipynb #0d98c95c
 from __future__ import annotations
 import contextlib, math, signal, threading, time
-from functools import partial
 import torch, torch.nn as nn
 import torch.distributed as dist
 from .core import check_choice, dist_on
@@ -132,13 +131,11 @@ class SchedulerCB(Callback):
 
     def load_state_dict(self, sd: dict):
         self.sched.load_state_dict(sd)
-        if isinstance(
-            self.sched, torch.optim.lr_scheduler.LambdaLR
-        ):  # the lr of the current step under this config's schedule
+        if isinstance(self.sched, torch.optim.lr_scheduler.LambdaLR):
+            # the lr of the current step under this config's schedule, where the optimizer (and `learn.lr`) reads it
             lrs = [base * f(self.sched.last_epoch) for base, f in zip(self.sched.base_lrs, self.sched.lr_lambdas)]
             for g, lr in zip(self.sched.optimizer.param_groups, lrs):
                 g['lr'] = lr
-            self.sched._last_lr = lrs
 
 
 class StepLimitCB(Callback):
@@ -159,7 +156,7 @@ class StepLimitCB(Callback):
 
 # %% ../nbs/14_callbacks.ipynb #4d5f512a
 class MixedPrecisionCB(Callback):
-    "Autocast forward and loss to bf16 or fp16; fp16 also scales the loss with a GradScaler."
+    "Autocast forward and loss to bf16 or fp16; under fp16 the `backward` and `optimizer_step` it takes over use a GradScaler."
 
     order = -15
 
@@ -167,39 +164,34 @@ class MixedPrecisionCB(Callback):
         self.precision, self.dtype, self.device_type, self.ctx = precision, PRECISIONS[precision], device_type, None
         self.scaler = torch.amp.GradScaler(device_type) if precision == 'fp16' else None
 
-    def before_fit(self, learn):
-        if self.scaler is None:
-            return
-        learn.scaler, learn.backward, learn.opt_step = (
-            self.scaler,
-            partial(self._backward, learn),
-            partial(self._step, learn),
-        )
-
-    def _backward(self, learn):
-        self.scaler.scale(learn.loss).backward()
-
-    def _step(self, learn):
-        self.scaler.step(learn.opt)
-        self.scaler.update()
-
     def before_batch(self, learn):
         if self.dtype is None:
             return
         self.ctx = torch.autocast(self.device_type, dtype=self.dtype)
         self.ctx.__enter__()
 
-    def _exit(self, learn=None):
+    def _exit(self, learn):
         if self.ctx is not None:
             self.ctx.__exit__(None, None, None)
             self.ctx = None
 
-    after_loss = after_cancel_batch = _exit
+    after_loss = after_cancel_batch = cleanup_fit = _exit
 
-    def cleanup_fit(self, learn):
-        self._exit()
-        for n in ('backward', 'opt_step'):
-            learn.__dict__.pop(n, None)
+    def backward(self, learn):
+        "fp16: backward of the scaled loss, then the gradients unscaled in place (inf/NaN noted for the step)."
+        if self.scaler is None:
+            learn.loss.backward()
+            return
+        self.scaler.scale(learn.loss).backward()
+        self.scaler.unscale_(learn.opt)
+
+    def optimizer_step(self, learn):
+        "fp16: the scaler's step (skipped if a gradient overflowed) and scale update."
+        if self.scaler is None:
+            learn.opt.step()
+            return
+        self.scaler.step(learn.opt)
+        self.scaler.update()
 
     def state_dict(self) -> dict:
         return self.scaler.state_dict() if self.scaler is not None else {}
@@ -217,9 +209,7 @@ class GradClipCB(Callback):
     def __init__(self, max_norm: float):
         self.max_norm = max_norm
 
-    def after_backward(self, learn):
-        if learn.scaler is not None:
-            learn.scaler.unscale_(learn.opt)
+    def after_backward(self, learn):  # the gradients are true ones here, also under fp16 (`MixedPrecisionCB.backward`)
         nn.utils.clip_grad_norm_(learn.model.parameters(), self.max_norm)
 
 # %% ../nbs/14_callbacks.ipynb #2abe8e5d

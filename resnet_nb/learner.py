@@ -5,13 +5,12 @@
 # %% ../nbs/13_learner.ipynb #c805f53b
 from __future__ import annotations
 import contextlib, inspect, math
-from functools import partial
 from typing import Callable, Optional
 import torch, torch.nn as nn, torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['CancelFitException', 'CancelEpochException', 'CancelTrainException', 'CancelValidException', 'CancelBatchException',
-           'Callback', 'Learner', 'TensorBatches']
+__all__ = ['EVENTS', 'STEPS', 'CancelFitException', 'CancelEpochException', 'CancelTrainException', 'CancelValidException',
+           'CancelBatchException', 'Callback', 'check_callback', 'TensorBatches', 'Learner']
 
 # %% ../nbs/13_learner.ipynb #9b31786e
 class CancelFitException(Exception):
@@ -33,26 +32,66 @@ class CancelValidException(Exception):
 class CancelBatchException(Exception):
     "Skip the rest of this batch."
 
+# %% ../nbs/13_learner.ipynb #6043d45d
+EVENTS = (
+    'before_fit',
+    'before_epoch',
+    'before_train',
+    'before_batch',
+    'after_predict',
+    'after_loss',
+    'after_backward',
+    'after_step',
+    'after_batch',
+    'after_train',
+    'before_validate',
+    'after_validate',
+    'after_epoch',
+    'after_fit',
+    'cleanup_fit',
+    'after_cancel_batch',
+    'after_cancel_train',
+    'after_cancel_validate',
+    'after_cancel_epoch',
+    'after_cancel_fit',
+)
+STEPS = ('backward', 'optimizer_step')  # the steps a callback may take over
+
 
 class Callback:
-    "Base class of Learner callbacks: define any event method `before_fit(self, learn)` ...; lower `order` runs first."
+    "Base class of Learner callbacks: define any of `EVENTS` or `STEPS` as `method(self, learn)`; lower `order` runs first."
 
     order = 0
-    learn = None
 
 
-def _bind(cb, event: str, learn) -> Optional[Callable]:
-    m = getattr(cb, event, None)
-    if m is None:
-        return None
-    try:
-        nargs = sum(
-            p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-            for p in inspect.signature(m).parameters.values()
-        )
-    except (TypeError, ValueError):
-        nargs = 1
-    return partial(m, learn) if nargs else m
+def check_callback(cb) -> list:
+    "The names of `cb`'s event and step methods; a one-line TypeError if one of them cannot be called as `method(learn)`."
+    names = []
+    for name in EVENTS + STEPS:
+        m = getattr(cb, name, None)
+        if m is None:
+            continue
+        try:
+            inspect.signature(m).bind(None)
+        except TypeError:
+            raise TypeError(f'{type(cb).__name__}.{name} must take the learner: def {name}(self, learn)') from None
+        except ValueError:  # a builtin without a signature: trust it
+            pass
+        names.append(name)
+    return names
+
+# %% ../nbs/13_learner.ipynb #71f3a544
+class TensorBatches:
+    "A minimal loader over tensors `x`, `y`: batches of `bs` in order."
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, bs: int):
+        self.x, self.y, self.bs = x, y, bs
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.x) / self.bs)
+
+    def __iter__(self):
+        return ((self.x[i : i + self.bs], self.y[i : i + self.bs]) for i in range(0, len(self.x), self.bs))
 
 # %% ../nbs/13_learner.ipynb #aa74fc85
 class Learner:
@@ -61,35 +100,38 @@ class Learner:
     def __init__(
         self,
         model: nn.Module,
-        dls,
+        dls,  # `dls.train` and optionally `dls.val`: sized iterables of (x, y) batches
         loss_func: Callable = F.cross_entropy,
-        opt=None,
+        opt=None,  # an optimizer, or None: `opt_func(params, lr=lr)` is built at the first `fit`
         cbs=(),
         opt_func: Callable = torch.optim.SGD,
-        lr: float = 0.1,
+        lr: Optional[float] = None,  # only with `opt=None` (default 0.1)
     ):
-        self.model, self.dls, self.loss_func, self.opt, self.opt_func, self.base_lr = (
-            model,
-            dls,
-            loss_func,
-            opt,
-            opt_func,
-            lr,
-        )
+        if opt is not None and lr is not None:
+            raise ValueError('Learner takes `opt` or `lr`, not both: the optimizer has its own lr')
+        self.model, self.dls, self.loss_func = model, dls, loss_func
+        self.opt, self.opt_func, self.base_lr = opt, opt_func, 0.1 if lr is None else lr
         self.cbs, self._events = [], {}
         for cb in cbs:
             self.add_cb(cb)
         self.step, self.epoch, self.start_epoch, self.n_epochs, self.history = 0, 0, 0, 0, []
         self.training, self.iter, self.n_iter, self.batch, self.preds, self.loss = False, 0, 0, None, None, None
-        self.run_dir, self.cfg, self.is_main, self.scaler, self.cancelled = None, None, True, None, False
+        self.cancelled = False
 
-    def add_cb(self, cb: Callback) -> 'Learner':
+    def add_cb(self, cb) -> 'Learner':
+        "Add callback `cb` (see `check_callback`); at most one callback may define each of `STEPS`."
+        names = check_callback(cb)
+        for step in STEPS:
+            other = next((c for c in self.cbs if getattr(c, step, None) is not None), None)
+            if step in names and other is not None:
+                raise ValueError(
+                    f'{type(cb).__name__} and {type(other).__name__} both define {step}(learn): only one callback may take over a step'
+                )
         self.cbs.append(cb)
-        cb.learn = self
         self._events = {}
         return self
 
-    def remove_cb(self, cb: Callback) -> 'Learner':
+    def remove_cb(self, cb) -> 'Learner':
         if cb in self.cbs:
             self.cbs.remove(cb)
         self._events = {}
@@ -99,13 +141,18 @@ class Learner:
         "The first callback of type `cls`, or None."
         return next((c for c in self.cbs if isinstance(c, cls)), None)
 
-    def callback(self, event: str):
-        fns = self._events.get(event)
+    def _methods(self, name: str) -> list:
+        "The callbacks' methods called `name`, lowest `order` first (kept until the callbacks change)."
+        fns = self._events.get(name)
         if fns is None:
             cbs = sorted(self.cbs, key=lambda c: getattr(c, 'order', 0))
-            fns = self._events[event] = [f for c in cbs if (f := _bind(c, event, self)) is not None]
-        for f in fns:
-            f()
+            fns = self._events[name] = [m for c in cbs if (m := getattr(c, name, None)) is not None]
+        return fns
+
+    def callback(self, event: str):
+        "Call `event(learn)` on every callback that has it, lowest `order` first."
+        for m in self._methods(event):
+            m(self)
 
     def log(self, msg: str):
         "Send a message to every callback with a `write_log` method (log file, terminal)."
@@ -117,6 +164,20 @@ class Learner:
     def lr(self) -> float:
         return self.opt.param_groups[0]['lr'] if self.opt is not None else self.base_lr
 
+    def backward(self):
+        "`self.loss.backward()`, or the `backward(learn)` of the callback that takes this step over."
+        if fns := self._methods('backward'):
+            fns[0](self)
+        else:
+            self.loss.backward()
+
+    def optimizer_step(self):
+        "`self.opt.step()`, or the `optimizer_step(learn)` of the callback that takes this step over."
+        if fns := self._methods('optimizer_step'):
+            fns[0](self)
+        else:
+            self.opt.step()
+
     def _with_events(self, f, name, exc, after_on_cancel=True):
         try:
             self.callback(f'before_{name}')
@@ -127,34 +188,18 @@ class Learner:
                 return
         self.callback(f'after_{name}')
 
-    # the five steps; callbacks may replace them on the instance (e.g. a GradScaler's backward and step)
-    def predict(self):
-        self.preds = self.model(self.batch[0])
-
-    def get_loss(self):
-        self.loss = self.loss_func(self.preds, self.batch[1])
-
-    def backward(self):
-        self.loss.backward()
-
-    def opt_step(self):
-        self.opt.step()
-
-    def zero_grad(self):
-        self.opt.zero_grad(set_to_none=True)
-
     def _one_batch(self):
-        self.predict()
+        self.preds = self.model(self.batch[0])
         self.callback('after_predict')
-        self.get_loss()
+        self.loss = self.loss_func(self.preds, self.batch[1])
         self.callback('after_loss')
         if self.training:
             self.backward()
             self.callback('after_backward')
-            self.opt_step()
+            self.optimizer_step()
             self.step += 1
             self.callback('after_step')
-            self.zero_grad()
+            self.opt.zero_grad(set_to_none=True)
 
     def _all_batches(self):
         for self.iter, self.batch in enumerate(self.dl):
@@ -209,16 +254,3 @@ class Learner:
     def validate(self, dl=None):
         "Run one validation phase (on `dl`, default the validation set) with the callbacks' events."
         self.one_phase(False, dl)
-
-# %% ../nbs/13_learner.ipynb #71f3a544
-class TensorBatches:
-    "A minimal loader over tensors `x`, `y`: batches of `bs` in order."
-
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, bs: int):
-        self.x, self.y, self.bs = x, y, bs
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.x) / self.bs)
-
-    def __iter__(self):
-        return ((self.x[i : i + self.bs], self.y[i : i + self.bs]) for i in range(0, len(self.x), self.bs))

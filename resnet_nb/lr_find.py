@@ -105,6 +105,4 @@ def lr_find(
     finally:
         unwrap(learn.model).load_state_dict(model_state)
         learn.opt.load_state_dict(opt_state)
-        for cb in learn.cbs:
-            cb.learn = learn
     return LRFind(finder.lrs, finder.losses, valley(finder.lrs, finder.losses))
