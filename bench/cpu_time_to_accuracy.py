@@ -12,6 +12,7 @@ Usage: python bench/cpu_time_to_accuracy.py                      # Fashion-MNIST
        python bench/cpu_time_to_accuracy.py --quick              # seconds-long smoke run on digits (CI)
 Data: Fashion-MNIST from Debian's dataset-fashion-mnist package or torchvision's download into data/.
 """
+
 import argparse, json, sys, tempfile, time
 from pathlib import Path
 
@@ -54,24 +55,35 @@ def run_recipe(recipe: str, overrides: dict, runs_dir: str, max_seconds: float) 
             clock['cpu'] += time.process_time() - clock['t']
 
         def after_epoch(self, learn):
-            acc = evaluate(unwrap(learn.model), learn.dls.test, learn.loss_func, learn.device, cfg.precision,
-                           cfg.tta)['acc']
+            acc = evaluate(unwrap(learn.model), learn.dls.test, learn.loss_func, learn.device, cfg.precision, cfg.tta)[
+                'acc'
+            ]
             learn.model.train()
             curve.append((clock['cpu'], acc, sum(r['seconds'] for r in learn.history)))
-            print(f'  {cfg.run_name} epoch {learn.epoch + 1}: {100 * acc:.2f}% test after {clock["cpu"]:.0f} CPU-s',
-                  flush=True)
+            print(
+                f'  {cfg.run_name} epoch {learn.epoch + 1}: {100 * acc:.2f}% test after {clock["cpu"]:.0f} CPU-s',
+                flush=True,
+            )
             if clock['cpu'] > max_seconds:
                 learn.stop_reason = f'over --max-seconds {max_seconds:.0f}'
                 raise CancelFitException()
 
-    over = dict(val_split=0, monitor='train_loss', test=False, progress='none', runs_dir=runs_dir, device='cpu',
-                **overrides)
+    over = dict(
+        val_split=0, monitor='train_loss', test=False, progress='none', runs_dir=runs_dir, device='cpu', **overrides
+    )
     cfg = make_config(recipe, over)
     t0 = time.perf_counter()
     run_dir = train(cfg, [TestEachEpochCB()])
     summary = json.loads((Path(run_dir) / 'summary.json').read_text())
-    return dict(recipe=recipe, model=cfg.model, epochs=cfg.epochs, curve=curve, wall=time.perf_counter() - t0,
-                status=summary['status'], compile_seconds=summary.get('compile_seconds'))
+    return dict(
+        recipe=recipe,
+        model=cfg.model,
+        epochs=cfg.epochs,
+        curve=curve,
+        wall=time.perf_counter() - t0,
+        status=summary['status'],
+        compile_seconds=summary.get('compile_seconds'),
+    )
 
 
 def seconds_to(curve: list, target: float):
@@ -98,25 +110,37 @@ def main() -> int:
         res = [run_recipe(r, over, tmp, args.max_seconds) for r in (args.fast, args.plain)]
     fast, plain = res
     budget = fast['curve'][-1][0]
-    print(f'CPU time to {100 * args.target:.0f}% test accuracy ({torch.get_num_threads()} threads, '
-          f'dataset {over.get("dataset", "from the recipes")})')
+    print(
+        f'CPU time to {100 * args.target:.0f}% test accuracy ({torch.get_num_threads()} threads, '
+        f'dataset {over.get("dataset", "from the recipes")})'
+    )
     for r in res:
         t = seconds_to(r['curve'], args.target)
         per = ', '.join(f'{100 * a:.2f}% @ {s:.0f} CPU-s ({w:.0f} s wall)' for s, a, w in r['curve'])
-        print(f'  {r["recipe"]:<24} {r["model"]:<9} {len(r["curve"])}/{r["epochs"]} epochs: '
-              f'{"not reached" if t is None else f"{t:.1f} CPU-s"} to target; per epoch: {per}')
+        print(
+            f'  {r["recipe"]:<24} {r["model"]:<9} {len(r["curve"])}/{r["epochs"]} epochs: '
+            f'{"not reached" if t is None else f"{t:.1f} CPU-s"} to target; per epoch: {per}'
+        )
     tf, tp = seconds_to(fast['curve'], args.target), seconds_to(plain['curve'], args.target)
     ratio = tp / tf if tf and tp else None
     if ratio is None and tf and plain['curve']:  # the plain recipe never got there: a lower bound
-        print(f'ratio (plain / fast CPU seconds to target): more than {plain["curve"][-1][0] / tf:.2f}x (plain not there)')
+        print(
+            f'ratio (plain / fast CPU seconds to target): more than {plain["curve"][-1][0] / tf:.2f}x (plain not there)'
+        )
     else:
         print(f'ratio (plain / fast CPU seconds to target): {"n/a" if ratio is None else f"{ratio:.2f}x"}')
     af, ap = accuracy_at(fast['curve'], budget), accuracy_at(plain['curve'], budget)
     fmt = lambda a: 'no epoch finished' if a is None else f'{100 * a:.2f}%'
     print(f'in the same {budget:.0f} CPU-s of training: fast {fmt(af)}, plain {fmt(ap)}')
     if args.json:
-        Path(args.json).write_text(json.dumps(dict(target=args.target, runs=res, ratio=ratio, budget_s=budget,
-                                                   acc_at_budget={'fast': af, 'plain': ap}), indent=2))
+        Path(args.json).write_text(
+            json.dumps(
+                dict(
+                    target=args.target, runs=res, ratio=ratio, budget_s=budget, acc_at_budget={'fast': af, 'plain': ap}
+                ),
+                indent=2,
+            )
+        )
     failed = [r['recipe'] for r in res if r['status'] not in ('completed', 'stopped')]
     if failed:
         print(f'failed runs: {", ".join(failed)}', file=sys.stderr)

@@ -15,6 +15,7 @@ peak memory of `layer_cka` on 10,000 CIFAR-sized images for a ResNet-56 self-sim
 Usage: python bench/inspect_overhead.py [--threads 1] [--repeats 6] [--n 2048] [--size 16] [--bs 128]
                                         [--cka-n 10000] [--cka-bs 256] [--skip-overhead] [--skip-cka]
 """
+
 import argparse, copy, resource, statistics, sys, time
 import torch
 
@@ -26,9 +27,19 @@ from resnet_nb.inspect import ActivationStatsCB, GradStatsCB, Hooks, default_lay
 
 
 def make(args):
-    cfg = TrainConfig(dataset='synthetic', dataset_kwargs={'n': args.n, 'n_classes': 10, 'size': args.size},
-                      model='resnet20', batch_size=args.bs, epochs=1, augment='standard', device='cpu',
-                      scheduler='cosine', progress='none', val_split=0, monitor='train_acc')
+    cfg = TrainConfig(
+        dataset='synthetic',
+        dataset_kwargs={'n': args.n, 'n_classes': 10, 'size': args.size},
+        model='resnet20',
+        batch_size=args.bs,
+        epochs=1,
+        augment='standard',
+        device='cpu',
+        scheduler='cosine',
+        progress='none',
+        val_split=0,
+        monitor='train_acc',
+    )
     seed_everything(0)
     return build_learner(cfg)
 
@@ -46,8 +57,11 @@ def trial(learn, init, opt_init, cbs):
 def overhead(args):
     learn = make(args)
     init, opt_init = copy.deepcopy(unwrap(learn.model).state_dict()), copy.deepcopy(learn.opt.state_dict())
-    arms = {'plain': lambda: [], 'defaults': lambda: [ActivationStatsCB(), GradStatsCB()],
-            'every step': lambda: [ActivationStatsCB(every=1), GradStatsCB(every=1)]}
+    arms = {
+        'plain': lambda: [],
+        'defaults': lambda: [ActivationStatsCB(), GradStatsCB()],
+        'every step': lambda: [ActivationStatsCB(every=1), GradStatsCB(every=1)],
+    }
     for make_cbs in arms.values():
         trial(learn, init, opt_init, make_cbs())  # warm-up
     res = {k: [] for k in arms}
@@ -55,21 +69,32 @@ def overhead(args):
         names = list(arms) if r % 2 == 0 else list(arms)[::-1]
         for k in names:
             res[k].append(trial(learn, init, opt_init, arms[k]()))
-        print(f'repeat {r + 1}: ' + ', '.join(f'{k} {res[k][-1][0]:.2f} steps/cpu-s ({res[k][-1][1]:.2f} wall)'
-                                             for k in arms), flush=True)
+        print(
+            f'repeat {r + 1}: '
+            + ', '.join(f'{k} {res[k][-1][0]:.2f} steps/cpu-s ({res[k][-1][1]:.2f} wall)' for k in arms),
+            flush=True,
+        )
     ratio = lambda k, i: statistics.median(p[i] / q[i] for p, q in zip(res['plain'], res[k])) - 1
     a, g = ActivationStatsCB(), GradStatsCB()
-    print(f'ResNet-20, {args.n} synthetic {args.size}x{args.size} images, batch {args.bs}, {len(learn.dls.train)} '
-          f'steps per trial, {args.threads} thread(s), {args.repeats} interleaved repeats')
-    print(f'defaults: ActivationStatsCB(every={a.every}, bins={a.bins}, read_every={a.read_every}) on '
-          f'{len(default_layers(learn.model))} layers, GradStatsCB(every={g.every}, read_every={g.read_every})')
+    print(
+        f'ResNet-20, {args.n} synthetic {args.size}x{args.size} images, batch {args.bs}, {len(learn.dls.train)} '
+        f'steps per trial, {args.threads} thread(s), {args.repeats} interleaved repeats'
+    )
+    print(
+        f'defaults: ActivationStatsCB(every={a.every}, bins={a.bins}, read_every={a.read_every}) on '
+        f'{len(default_layers(learn.model))} layers, GradStatsCB(every={g.every}, read_every={g.read_every})'
+    )
     every1 = ratio('every step', 0)
-    print(f'recording at every step costs {100 * every1:+.1f}% CPU time: a record costs about {100 * every1:.1f}% of a '
-          f'step, so every {a.every} steps about {100 * every1 / a.every:.1f}%')
+    print(
+        f'recording at every step costs {100 * every1:+.1f}% CPU time: a record costs about {100 * every1:.1f}% of a '
+        f'step, so every {a.every} steps about {100 * every1 / a.every:.1f}%'
+    )
     cpu, wall = ratio('defaults', 0), ratio('defaults', 1)
     print(f'steps/s ratio inspected (defaults) / plain: {1 / (1 + cpu):.4f} (CPU time), {1 / (1 + wall):.4f} (wall)')
-    print(f'inspection overhead at the defaults: {100 * cpu:+.2f}% CPU time, {100 * wall:+.2f}% wall-clock (median '
-          f'paired ratios) -> {"OK, under" if cpu < 0.10 else "OVER"} the 10% budget')
+    print(
+        f'inspection overhead at the defaults: {100 * cpu:+.2f}% CPU time, {100 * wall:+.2f}% wall-clock (median '
+        f'paired ratios) -> {"OK, under" if cpu < 0.10 else "OVER"} the 10% budget'
+    )
     return cpu
 
 
@@ -94,11 +119,13 @@ def cka_memory(args):
     torch.manual_seed(0)
     model = create_model('resnet56').eval()
     images = torch.randint(0, 256, (args.cka_n, 3, 32, 32), dtype=torch.uint8)  # the data set, as uint8 (30 MB)
-    batches = lambda: ((images[i:i + args.cka_bs].float().div(255).sub(0.5).div(0.25), None)
-                       for i in range(0, args.cka_n, args.cka_bs))
+    batches = lambda: (
+        (images[i : i + args.cka_bs].float().div(255).sub(0.5).div(0.25), None)
+        for i in range(0, args.cka_n, args.cka_bs)
+    )
     layers = default_layers(model)
     with Hooks(model, layers) as hs, torch.no_grad():
-        model(images[:args.cka_bs].float())
+        model(images[: args.cka_bs].float())
     per_layer = {n: hs[n][0].numel() * args.cka_bs * 4 for n in layers}  # float32 bytes of one batch per layer
     mb = lambda b: b / 2**20
     layer_cka(model, None, ((x, y) for x, y in list(batches())[:1]))  # warm-up: allocator pools, kernels
@@ -109,21 +136,31 @@ def cka_memory(args):
     m = layer_cka(model, None, batches())
     secs = time.perf_counter() - t
     peak = _status_kb('VmHWM') if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    grams = len(layers) * args.cka_bs ** 2 * 8
-    print(f'layer_cka: ResNet-56, {len(layers)} layers, {args.cka_n} images of 3x32x32 in batches of {args.cka_bs}: '
-          f'{secs:.1f} s, result {tuple(m.shape)}, diagonal {m.diagonal().min():.6f}..{m.diagonal().max():.6f}')
-    print('one batch of activations per layer (float32): ' + ', '.join(
-        f'{n} {mb(b):.1f} MB' for n, b in list(per_layer.items())[:2] + list(per_layer.items())[-2:]) +
-        f' ...; largest {mb(max(per_layer.values())):.1f} MB, all {len(layers)} layers together '
-        f'{mb(sum(per_layer.values())):.0f} MB')
-    print(f'Gram matrices of one batch, all layers (float64): {mb(grams):.1f} MB; every activation of every image '
-          f'would be {sum(per_layer.values()) * args.cka_n / args.cka_bs / 2**30:.1f} GB')
+    grams = len(layers) * args.cka_bs**2 * 8
+    print(
+        f'layer_cka: ResNet-56, {len(layers)} layers, {args.cka_n} images of 3x32x32 in batches of {args.cka_bs}: '
+        f'{secs:.1f} s, result {tuple(m.shape)}, diagonal {m.diagonal().min():.6f}..{m.diagonal().max():.6f}'
+    )
+    print(
+        'one batch of activations per layer (float32): '
+        + ', '.join(f'{n} {mb(b):.1f} MB' for n, b in list(per_layer.items())[:2] + list(per_layer.items())[-2:])
+        + f' ...; largest {mb(max(per_layer.values())):.1f} MB, all {len(layers)} layers together '
+        f'{mb(sum(per_layer.values())):.0f} MB'
+    )
+    print(
+        f'Gram matrices of one batch, all layers (float64): {mb(grams):.1f} MB; every activation of every image '
+        f'would be {sum(per_layer.values()) * args.cka_n / args.cka_bs / 2**30:.1f} GB'
+    )
     if base is not None and peak is not None and reset:
-        print(f'peak resident memory during layer_cka: {mb(peak * 1024):.0f} MB, {mb((peak - base) * 1024):.0f} MB '
-              f'above the {mb(base * 1024):.0f} MB before it')
+        print(
+            f'peak resident memory during layer_cka: {mb(peak * 1024):.0f} MB, {mb((peak - base) * 1024):.0f} MB '
+            f'above the {mb(base * 1024):.0f} MB before it'
+        )
     else:
-        print(f'peak resident memory of the process (ru_maxrss, not resettable here): {peak / 1024:.0f} MB '
-              f'(before: {before_max / 1024:.0f} MB)')
+        print(
+            f'peak resident memory of the process (ru_maxrss, not resettable here): {peak / 1024:.0f} MB '
+            f'(before: {before_max / 1024:.0f} MB)'
+        )
     return m
 
 
