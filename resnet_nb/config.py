@@ -164,18 +164,11 @@ class DataSettings(BaseModel):
         on_resume='may_change',
     )
     num_workers: int = setting(
-        0,
-        'DataLoader worker processes (torch loader only).',
-        ge=0,
-        on_resume='may_change',
-        hparam=False,
+        0, 'DataLoader worker processes (torch loader only).', ge=0, on_resume='may_change', hparam=False
     )
     batch_size: int = setting(64, 'Training batch size (per process under torchrun).', ge=1)
     eval_batch_size: Optional[int] = setting(
-        None,
-        'Validation and test batch size; null for twice batch_size.',
-        ge=1,
-        on_resume='may_change',
+        None, 'Validation and test batch size; null for twice batch_size.', ge=1, on_resume='may_change'
     )
 
 # %% ../nbs/12_config.ipynb #8dd0d8092fe74a7c96281538738b07e2
@@ -196,65 +189,29 @@ class ModelSettings(DataSettings):
 class OptimSettings(ModelSettings):
     "The optimisation fields of `TrainConfig`."
 
-    epochs: int = setting(
-        8,
-        'Training epochs.',
-        ge=1,
-        on_resume='may_change',
-    )
+    epochs: int = setting(8, 'Training epochs.', ge=1, on_resume='may_change')
     max_steps: Optional[int] = setting(
         None,
         'Stop after this many optimizer steps (overrides epochs); null for no limit.',
         ge=1,
         on_resume='may_change',
     )
-    optimizer: str = setting(
-        'sgd',
-        'The optimizer by name.',
-        on_resume='optimizer',
-    )
-    lr: float = setting(
-        0.05,
-        'The peak learning rate.',
-        gt=0,
-        on_resume='may_change',
-    )
-    momentum: float = setting(
-        0.9,
-        'SGD momentum.',
-        ge=0,
-        lt=1,
-        on_resume='optimizer',
-    )
-    nesterov: bool = setting(
-        False,
-        'Nesterov momentum (SGD with momentum only).',
-        on_resume='optimizer',
-    )
+    optimizer: str = setting('sgd', 'The optimizer by name.', on_resume='optimizer')
+    lr: float = setting(0.05, 'The peak learning rate.', gt=0, on_resume='may_change')
+    momentum: float = setting(0.9, 'SGD momentum.', ge=0, lt=1, on_resume='optimizer')
+    nesterov: bool = setting(False, 'Nesterov momentum (SGD with momentum only).', on_resume='optimizer')
     betas: list[float] = setting(
         [0.9, 0.999], 'Adam / AdamW betas.', allowed='two numbers in [0, 1), e.g. [0.9, 0.999]', on_resume='optimizer'
     )
-    weight_decay: float = setting(
-        5e-4,
-        'L2 weight decay.',
-        ge=0,
-        on_resume='optimizer',
-    )
+    weight_decay: float = setting(0.0005, 'L2 weight decay.', ge=0, on_resume='optimizer')
     wd_on_norm_bias: bool = setting(
         True,
         'Apply weight decay to biases and norm weights too (false: only to conv and linear weights).',
         on_resume='optimizer',
     )
-    scheduler: str = setting(
-        'cosine',
-        'The learning-rate schedule by name.',
-        on_resume='may_change',
-    )
+    scheduler: str = setting('cosine', 'The learning-rate schedule by name.', on_resume='may_change')
     warmup_epochs: float = setting(
-        0.0,
-        'Linear warm-up length in epochs (fractions allowed).',
-        ge=0,
-        on_resume='may_change',
+        0.0, 'Linear warm-up length in epochs (fractions allowed).', ge=0, on_resume='may_change'
     )
     milestones: list[Union[int, float]] = setting(
         [],
@@ -262,23 +219,10 @@ class OptimSettings(ModelSettings):
         allowed='increasing positive numbers, e.g. [32000, 48000] (in milestone_unit)',
         on_resume='may_change',
     )
-    milestone_unit: str = setting(
-        'epoch',
-        'The unit of milestones: epoch or step.',
-        on_resume='may_change',
-    )
-    gamma: float = setting(
-        0.1,
-        'The multistep factor.',
-        gt=0,
-        le=1,
-        on_resume='may_change',
-    )
+    milestone_unit: str = setting('epoch', 'The unit of milestones: epoch or step.', on_resume='may_change')
+    gamma: float = setting(0.1, 'The multistep factor.', gt=0, le=1, on_resume='may_change')
     min_lr: float = setting(
-        0.0,
-        'The floor of the cosine and linear schedules.',
-        allowed='a number in [0, lr]',
-        on_resume='may_change',
+        0.0, 'The floor of the cosine and linear schedules.', allowed='a number in [0, lr]', on_resume='may_change'
     )
     label_smoothing: float = setting(0.0, 'Label smoothing of the cross-entropy loss.', ge=0, lt=1)
     nonfinite: str = setting(
@@ -287,10 +231,7 @@ class OptimSettings(ModelSettings):
         on_resume='may_change',
     )
     grad_clip: Optional[float] = setting(
-        None,
-        'Clip the global gradient norm to this value; null (or 0) for no clipping.',
-        gt=0,
-        on_resume='may_change',
+        None, 'Clip the global gradient norm to this value; null (or 0) for no clipping.', gt=0, on_resume='may_change'
     )
 
 # %% ../nbs/12_config.ipynb #8763a12b2bbd4a93a75aff182afb95dc
@@ -302,11 +243,7 @@ class SpeedSettings(OptimSettings):
         'Training precision: fp32, bf16 autocast, or fp16 autocast with a gradient scaler.',
         on_resume='may_change',
     )
-    channels_last: bool = setting(
-        False,
-        'Use the channels_last memory format.',
-        on_resume='may_change',
-    )
+    channels_last: bool = setting(False, 'Use the channels_last memory format.', on_resume='may_change')
     compile: bool = setting(
         False,
         'torch.compile the model (its warm-up runs before the first epoch and is reported apart).',
@@ -327,14 +264,12 @@ class SpeedSettings(OptimSettings):
         'auto',
         'Where to train: auto (a GPU if there is one), cpu, cuda, cuda:N or mps.',
         allowed="'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'",
-        pattern=r'^(auto|cpu|mps|cuda(:\d+)?)$',
+        pattern='^(auto|cpu|mps|cuda(:\\d+)?)$',
         on_resume='may_change',
         hparam=False,
     )
     sync_bn: bool = setting(
-        False,
-        'SyncBatchNorm across processes under DistributedDataParallel (GPUs only).',
-        on_resume='may_change',
+        False, 'SyncBatchNorm across processes under DistributedDataParallel (GPUs only).', on_resume='may_change'
     )
 
 # %% ../nbs/12_config.ipynb #7cdc8c89c7104fffa095e18ddfef8986
@@ -342,11 +277,7 @@ class RunSettings(SpeedSettings):
     "The reproducibility and bookkeeping fields of `TrainConfig`."
 
     seed: int = setting(0, 'The seed of every random generator, the data order and the augmentation included.')
-    deterministic: bool = setting(
-        False,
-        'Ask torch for deterministic kernels.',
-        on_resume='may_change',
-    )
+    deterministic: bool = setting(False, 'Ask torch for deterministic kernels.', on_resume='may_change')
     # stopping and bookkeeping
     patience: Optional[int] = setting(
         None,
@@ -359,7 +290,7 @@ class RunSettings(SpeedSettings):
         None,
         'The run name; null for <model>-<dataset> (an image folder: its folder name).',
         allowed='letters, digits and . _ + = - (it becomes a folder name)',
-        pattern=r'^[A-Za-z0-9][A-Za-z0-9._+=-]*$',
+        pattern='^[A-Za-z0-9][A-Za-z0-9._+=-]*$',
         on_resume='may_change',
         hparam=False,
     )
@@ -377,10 +308,7 @@ class RunSettings(SpeedSettings):
         hparam=False,
     )
     save_every: int = setting(
-        1,
-        'Write checkpoints/last.pt every N epochs (and at the end).',
-        ge=1,
-        on_resume='may_change',
+        1, 'Write checkpoints/last.pt every N epochs (and at the end).', ge=1, on_resume='may_change'
     )
     progress: str = setting(
         'auto',
@@ -388,16 +316,8 @@ class RunSettings(SpeedSettings):
         on_resume='may_change',
         hparam=False,
     )
-    tb_histograms: bool = setting(
-        False,
-        'Log weight and gradient histograms to TensorBoard.',
-        on_resume='may_change',
-    )
-    test: bool = setting(
-        True,
-        'Evaluate the best checkpoint on the test set at the end.',
-        on_resume='may_change',
-    )
+    tb_histograms: bool = setting(False, 'Log weight and gradient histograms to TensorBoard.', on_resume='may_change')
+    test: bool = setting(True, 'Evaluate the best checkpoint on the test set at the end.', on_resume='may_change')
     fresh_optimizer: bool = setting(
         False,
         'On resume: start the optimizer state afresh, which allows changing optimizer, momentum, betas and weight decay.',
