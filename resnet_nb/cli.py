@@ -7,19 +7,19 @@ from __future__ import annotations
 import argparse, os, sys
 from pathlib import Path
 import resnet_nb
-from .core import format_table, short_path, lookup
+from .core import format_table, short_path
 from .config import TrainConfig, make_config, parse_overrides, config_help, list_recipes
 from .runs import Run, RunError, list_runs, summary_lines
 from .callbacks import RunInterrupted
-from .runs import train
-from .sweep import EXECUTORS, sweep_command
-from .cluster import SLURM_OPTIONS, slurm_train  # (and the sweep executor 'slurm')
+from .sweep import EXECUTORS, Executor, get_executor, sweep_command
+from .cluster import SLURM_OPTIONS  # importing it registers the executor 'slurm'
 from .inspect import cka_command
 from .download import dataset_status, download
 
 # %% auto #0
-__all__ = ['TRAIN_EXECUTORS', 'RUNS_COLUMNS', 'UsageError', 'cmd_train', 'cmd_resume', 'cmd_runs', 'cmd_cka', 'cmd_data',
-           'cmd_sweep', 'add_slurm_flags', 'build_parser', 'run_cli', 'main']
+__all__ = ['RUNS_COLUMNS', 'SUBCOMMANDS', 'UsageError', 'cmd_train', 'cmd_resume', 'cmd_runs', 'cmd_cka', 'cmd_data', 'cmd_sweep',
+           'executor_help', 'add_executor_flags', 'add_train_parser', 'add_sweep_parser', 'add_runs_parser',
+           'add_cka_parser', 'add_data_parser', 'add_resume_parser', 'build_parser', 'run_cli', 'main']
 
 # %% ../nbs/28_cli.ipynb #d8850a7c
 class UsageError(Exception):
@@ -27,20 +27,19 @@ class UsageError(Exception):
 
 
 def _config(config, words, extra: dict | None = None) -> TrainConfig:
+    "The recipe (or a run's config) with the key=value words on top; a bad key or value is a UsageError."
     try:
         return make_config(config, {**parse_overrides(words), **(extra or {})})
     except (ValueError, TypeError, FileNotFoundError) as e:
         raise UsageError(str(e)) from None
 
-
-def _train(cfg: TrainConfig, cbs=None) -> Path:
+# %% ../nbs/28_cli.ipynb #592074fb
+def _executor(args) -> Executor:
+    "The executor `--executor` names (default `local`); an unknown name is a UsageError with a did-you-mean."
     try:
-        run_dir = train(cfg, cbs=cbs)  # under torchrun, train() joins the process group (NCCL on GPUs, gloo on CPU)
-    except (ValueError, FileNotFoundError) as e:  # a bad setting found before training (data, model, resume)
-        raise UsageError(str(e).splitlines()[0]) from e
-    if int(os.environ.get('RANK', 0)) == 0:
-        print(summary_lines(run_dir))
-    return run_dir
+        return get_executor(getattr(args, 'executor', None))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 def _slurm_flags(args) -> list[str]:
@@ -50,37 +49,29 @@ def _slurm_flags(args) -> list[str]:
     return [f'--{k.replace("_", "-")}' for k in given] + ([] if getattr(args, 'wait', True) else ['--no-wait'])
 
 
-def _train_here(cfg: TrainConfig, args, cbs=None) -> Path:
-    if _slurm_flags(args):
-        raise UsageError(f'{", ".join(_slurm_flags(args))}: only with --executor slurm (on one machine, torchrun)')
-    return _train(cfg, cbs)
+def _train(cfg: TrainConfig, cbs=None, ex: Executor | None = None, options: dict | None = None) -> Path | str:
+    "Train `cfg` with executor `ex` (default `local`); a run folder is printed with its accuracy (on rank 0)."
+    try:  # locally under torchrun, train() joins the process group (NCCL on GPUs, gloo on CPU)
+        run_dir = (ex or get_executor('local')).train(cfg, options=options or {}, cbs=cbs)
+    except (ValueError, FileNotFoundError) as e:  # a bad setting found before training (data, model, resume, SLURM)
+        raise UsageError(str(e).splitlines()[0]) from e
+    if isinstance(run_dir, Path) and int(os.environ.get('RANK', 0)) == 0:
+        print(summary_lines(run_dir))
+    return run_dir
 
-
-def _train_slurm(cfg: TrainConfig, args, cbs=None) -> Path | str:
-    if cbs:
-        raise UsageError('callbacks cannot travel to a SLURM job; use --executor local')
-    try:
-        kw = dict(nodes=args.nodes or 1, gpus_per_node=args.gpus_per_node, tasks_per_node=args.tasks_per_node)
-        rd = slurm_train(cfg, vars(args), wait=args.wait, **kw)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    if isinstance(rd, Path):
-        print(summary_lines(rd))
-    return rd
-
-
-TRAIN_EXECUTORS = {'local': _train_here, 'slurm': _train_slurm}
-
-
+# %% ../nbs/28_cli.ipynb #905b8d11
 def cmd_train(args, cbs=None) -> Path | str | None:
     "`resnet_nb train [--config RECIPE] [key=value ...] [--executor slurm --nodes N ...]`"
+    ex = _executor(args)
     cfg = _config(args.config, args.overrides)
     if args.dry_run:
         print(cfg.to_yaml(), end='')
         return None
-    return lookup(TRAIN_EXECUTORS, getattr(args, 'executor', 'local'), '--executor')(cfg, args, cbs)
+    if ex.name == 'local' and _slurm_flags(args):
+        raise UsageError(f'{", ".join(_slurm_flags(args))}: only with --executor slurm (on one machine, torchrun)')
+    return _train(cfg, cbs, ex, vars(args))
 
-
+# %% ../nbs/28_cli.ipynb #9e5cad1d
 def cmd_resume(args, cbs=None) -> Path | None:
     "`resnet_nb resume RUN_DIR [key=value ...]`: continue a run from its last checkpoint."
     try:
@@ -94,7 +85,7 @@ def cmd_resume(args, cbs=None) -> Path | None:
         return None
     return _train(cfg, cbs)
 
-
+# %% ../nbs/28_cli.ipynb #3e8343b8
 RUNS_COLUMNS = ['run', 'status', 'dataset', 'model', 'epochs', 'best_val_acc', 'test_acc']
 
 
@@ -110,7 +101,7 @@ def cmd_runs(args, cbs=None) -> list[dict]:
     print(format_table(rows, RUNS_COLUMNS))
     return rows
 
-
+# %% ../nbs/28_cli.ipynb #94b17f5f
 def cmd_cka(args, cbs=None) -> Path:
     "`resnet_nb cka RUN [RUN_B] [--out cka.png]`, implemented in `resnet_nb.inspect`."
     try:
@@ -118,7 +109,7 @@ def cmd_cka(args, cbs=None) -> Path:
     except (ValueError, FileNotFoundError) as e:
         raise UsageError(str(e).splitlines()[0]) from None
 
-
+# %% ../nbs/28_cli.ipynb #8b5fa914
 def cmd_data(args, cbs=None):
     "`resnet_nb data list` and `resnet_nb data download NAME [NAME ...]`."
     if args.data_command == 'list':
@@ -130,36 +121,31 @@ def cmd_data(args, cbs=None):
     except (ValueError, ConnectionError) as e:
         raise UsageError(str(e)) from None
 
-
+# %% ../nbs/28_cli.ipynb #76a40382
 def cmd_sweep(args, cbs=None):
     "`resnet_nb sweep ...`, implemented in `resnet_nb.sweep` (and `resnet_nb.cluster` for `--executor slurm`)."
-    if args.executor == 'local' and _slurm_flags(args):
+    ex = _executor(args)
+    if ex.name == 'local' and _slurm_flags(args):
         raise UsageError(f'{", ".join(_slurm_flags(args))}: only with --executor slurm')
-    if args.executor != 'local' and args.gpus_per_point:
+    if ex.name != 'local' and args.gpus_per_point:
         raise UsageError('--gpus-per-point is for --executor local; a SLURM job gets its GPUs with --gpus')
     try:
         return sweep_command(args)
     except (ValueError, FileNotFoundError) as e:
         raise UsageError(str(e)) from None
 
-# %% ../nbs/28_cli.ipynb #14c352c3
-def _keys_help() -> str:
-    return (
-        'examples:\n  resnet_nb train model=resnet32 epochs=20 lr=0.05\n  resnet_nb train --config he2016_cifar10_resnet20 model=resnet56\n'
-        '  resnet_nb train --config recipes/he2016_cifar10_resnet20.yaml --dry-run\n'
-        '  resnet_nb train dataset=imagefolder data_dir=~/pets dataset_kwargs="{size: 64}"   # ~/pets/<class>/*.jpg\n\n'
-        'keys (TrainConfig fields) with their defaults, what they mean and what they allow:\n' + config_help()
-    )
+# %% ../nbs/28_cli.ipynb #cdb2475e
+def executor_help() -> str:
+    "The help of `--executor`: each registered executor's name and line."
+    return '; '.join(f'{n}: {e.help}' for n, e in EXECUTORS.items()).replace('%', '%%')
 
 
-def add_slurm_flags(p: argparse.ArgumentParser, sweep: bool) -> None:
-    "The `--executor` flag and the SLURM options (defaults: `~/.config/resnet_nb/slurm.yaml`, `RESNET_NB_SLURM_*`)."
+def add_executor_flags(p: argparse.ArgumentParser, sweep: bool) -> None:
+    "The `--executor` flag and the SLURM options; a sweep's (`--gpus`, `--array-parallelism`, `--gpus-per-point`) or a run's (`--nodes` ...)."
     g = p.add_argument_group(
         'where it runs', 'SLURM options default to the cluster config file or RESNET_NB_SLURM_<KEY>'
     )
-    g.add_argument(
-        '--executor', default='local', choices=sorted(EXECUTORS), help='local (this machine) or slurm (submitit)'
-    )
+    g.add_argument('--executor', default='local', metavar='{' + ','.join(EXECUTORS) + '}', help=executor_help())
     g.add_argument('--partition', help=SLURM_OPTIONS['partition'][1])
     g.add_argument('--cpus', type=int, help=SLURM_OPTIONS['cpus'][1] + ' (default 1)')
     g.add_argument('--mem', help=SLURM_OPTIONS['mem'][1])
@@ -191,26 +177,23 @@ def add_slurm_flags(p: argparse.ArgumentParser, sweep: bool) -> None:
             '--tasks-per-node', type=int, metavar='T', help='processes per node (default: one per GPU, or 1)'
         )
 
-
-def build_parser() -> argparse.ArgumentParser:
-    "The `resnet_nb` argument parser with its subcommands train, sweep, runs, resume."
-    F = argparse.RawDescriptionHelpFormatter
-    p = argparse.ArgumentParser(
-        prog='resnet_nb',
-        formatter_class=F,
-        description='Train, sweep, list and resume ResNet runs. Each run is a folder under runs/.',
-        epilog='examples:\n  resnet_nb train                                   # digits, small resnet, ~1 min on CPU\n'
-        '  resnet_nb train --config he2016_cifar10_resnet20 model=resnet56\n'
-        '  resnet_nb sweep --name lr lr=0.05,0.1,0.2 epochs=30\n  resnet_nb runs\n  resnet_nb resume runs/<run>\n'
-        '  torchrun --nproc_per_node=2 -m resnet_nb.cli train --config he2016_cifar10_resnet20',
+# %% ../nbs/28_cli.ipynb #21388e95
+def _keys_help() -> str:
+    "The epilog of `train --help`: examples, then every TrainConfig field with its default, meaning and allowed values."
+    return (
+        'examples:\n  resnet_nb train model=resnet32 epochs=20 lr=0.05\n  resnet_nb train --config he2016_cifar10_resnet20 model=resnet56\n'
+        '  resnet_nb train --config recipes/he2016_cifar10_resnet20.yaml --dry-run\n'
+        '  resnet_nb train dataset=imagefolder data_dir=~/pets dataset_kwargs="{size: 64}"   # ~/pets/<class>/*.jpg\n\n'
+        'keys (TrainConfig fields) with their defaults, what they mean and what they allow:\n' + config_help()
     )
-    p.add_argument('--version', action='version', version=f'resnet_nb {resnet_nb.__version__}')
-    p.add_argument('--debug', action='store_true', help='show tracebacks (also: RESNET_NB_DEBUG=1)')
-    sub = p.add_subparsers(dest='command', metavar='{train,sweep,runs,resume,cka,data}')
+
+
+def add_train_parser(sub) -> argparse.ArgumentParser:
+    "`resnet_nb train [--config RECIPE] [--dry-run] [key=value ...]` and where it runs."
     t = sub.add_parser(
         'train',
         help='train one run',
-        formatter_class=F,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=_keys_help(),
         description='Train one run: recipe first (default: the default run, digits and a ResNet-20), then key=value overrides.\n'
         'An image folder root/<class>/*.jpg trains with dataset=imagefolder data_dir=root; its decoded images are cached\n'
@@ -229,12 +212,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar='key=value',
         help='TrainConfig fields, typed as YAML (int, float, bool, list, str)',
     )
-    add_slurm_flags(t, sweep=False)
+    add_executor_flags(t, sweep=False)
     t.set_defaults(func=cmd_train)
+    return t
+
+# %% ../nbs/28_cli.ipynb #7d766957
+def add_sweep_parser(sub) -> argparse.ArgumentParser:
+    "`resnet_nb sweep [--grid GRID.yaml] [--config RECIPE] [--name NAME] [-j N] [key=v1,v2 ...]` and where it runs."
     s = sub.add_parser(
         'sweep',
         help='run a grid of trainings through the papermill notebook',
-        formatter_class=F,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description='Run every point of a grid through nbs/train.ipynb with papermill, each in its own run folder.\n'
         'key=v1,v2 words are grid axes, key=v words fixed overrides. Completed points are skipped on re-runs.',
     )
@@ -262,8 +250,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument('--dry-run', action='store_true', help='list the points and stop')
     s.add_argument('overrides', nargs='*', metavar='key=v1,v2')
-    add_slurm_flags(s, sweep=True)
+    add_executor_flags(s, sweep=True)
     s.set_defaults(func=cmd_sweep)
+    return s
+
+# %% ../nbs/28_cli.ipynb #a3b705fb
+def add_runs_parser(sub) -> argparse.ArgumentParser:
+    "`resnet_nb runs [RUNS_DIR] [--sort KEY]`."
     r = sub.add_parser(
         'runs',
         help='list runs with status and best metric',
@@ -274,6 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
         '--sort', metavar='KEY', help=f'column to sort by: {", ".join(RUNS_COLUMNS)} (accuracies best first)'
     )
     r.set_defaults(func=cmd_runs)
+    return r
+
+# %% ../nbs/28_cli.ipynb #97809325
+def add_cka_parser(sub) -> argparse.ArgumentParser:
+    "`resnet_nb cka RUN [RUN_B] [--out PNG] [--split test] [--n-batches N] [--device cpu]`."
     k = sub.add_parser('cka', help='CKA heatmap of the layers of a run (or of RUN against RUN_B) on its test split')
     k.add_argument('run', help='the run folder (or its name under runs/)')
     k.add_argument(
@@ -284,6 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument('--n-batches', dest='n_batches', type=int, default=None, help='only the first N batches')
     k.add_argument('--device', default='cpu', help='cpu, cuda or mps')
     k.set_defaults(func=cmd_cka)
+    return k
+
+# %% ../nbs/28_cli.ipynb #1a7d57a9
+def add_data_parser(sub) -> argparse.ArgumentParser:
+    "`resnet_nb data list [--data-dir DIR]` and `resnet_nb data download NAME [NAME ...] [--data-dir DIR]`."
     d = sub.add_parser('data', help='download datasets (checksums verified, resumable) or list what is on disk')
     dsub = d.add_subparsers(dest='data_command', required=True, metavar='{list,download}')
     dl = dsub.add_parser('list', help='every dataset: present in DATA_DIR?, size on disk, where its files go')
@@ -293,17 +296,44 @@ def build_parser() -> argparse.ArgumentParser:
     dd.add_argument('--data-dir', default='data', help='where datasets live (default: data, at the repository root)')
     for q in (dl, dd):
         q.set_defaults(func=cmd_data)
+    return d
+
+# %% ../nbs/28_cli.ipynb #ade6d2f1
+def add_resume_parser(sub) -> argparse.ArgumentParser:
+    "`resnet_nb resume RUN_DIR [--dry-run] [key=value ...]`."
     u = sub.add_parser(
         'resume',
         help='continue a run from its last checkpoint',
         description='Continue a run in its own folder from checkpoints/last.pt, with the config it was started with and\n'
         'key=value overrides (e.g. epochs=30 to train longer). Under torchrun every process resumes.',
-        formatter_class=F,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     u.add_argument('run_dir', help='the run folder')
     u.add_argument('--dry-run', action='store_true', help='print the resolved config and stop')
     u.add_argument('overrides', nargs='*', metavar='key=value', help='e.g. epochs=30 to train longer')
     u.set_defaults(func=cmd_resume)
+    return u
+
+# %% ../nbs/28_cli.ipynb #14c352c3
+SUBCOMMANDS = [add_train_parser, add_sweep_parser, add_runs_parser, add_cka_parser, add_data_parser, add_resume_parser]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    "The `resnet_nb` argument parser with its subcommands train, sweep, runs, cka, data and resume."
+    p = argparse.ArgumentParser(
+        prog='resnet_nb',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description='Train, sweep, list and resume ResNet runs. Each run is a folder under runs/.',
+        epilog='examples:\n  resnet_nb train                                   # digits, small resnet, ~1 min on CPU\n'
+        '  resnet_nb train --config he2016_cifar10_resnet20 model=resnet56\n'
+        '  resnet_nb sweep --name lr lr=0.05,0.1,0.2 epochs=30\n  resnet_nb runs\n  resnet_nb resume runs/<run>\n'
+        '  torchrun --nproc_per_node=2 -m resnet_nb.cli train --config he2016_cifar10_resnet20',
+    )
+    p.add_argument('--version', action='version', version=f'resnet_nb {resnet_nb.__version__}')
+    p.add_argument('--debug', action='store_true', help='show tracebacks (also: RESNET_NB_DEBUG=1)')
+    sub = p.add_subparsers(dest='command', metavar='{train,sweep,runs,resume,cka,data}')
+    for add in SUBCOMMANDS:
+        add(sub)
     return p
 
 # %% ../nbs/28_cli.ipynb #39236dc6

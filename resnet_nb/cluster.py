@@ -13,11 +13,11 @@ from .core import atomic_save, check_choice, read_json, resolve_path, short_path
 from .config import make_config, parse_value
 from .runs import pid_alive
 from .callbacks import RunInterrupted
-from .runs import train
 from resnet_nb.sweep import (
     check_points,
     error_note,
     load_manifest,
+    local_train,
     point_key,
     point_params,
     point_record,
@@ -29,7 +29,7 @@ from .sweep import run_point, should_run, sweep_lock
 __all__ = ['SLURM_OPTIONS', 'slurm_config_file', 'check_slurm_options', 'slurm_defaults', 'sbatch_flags', 'slurm_options',
            'slurm_partitions', 'check_partition', 'queue_states', 'slurm_executor', 'sbatch_error', 'edit_manifest',
            'update_point', 'wait_stopped', 'latest_run', 'forward_stop', 'ignore_stop_signals', 'PointJob', 'slurm_log',
-           'wait_points', 'slurm_sweep', 'submit_points', 'TrainJob', 'job_result', 'slurm_train']
+           'wait_points', 'slurm_sweep', 'submit_points', 'TrainJob', 'job_result', 'slurm_train', 'submit_train']
 
 # %% ../nbs/25_cluster.ipynb #24542f64
 SLURM_OPTIONS = {  # name: (default, what it means)
@@ -337,9 +337,6 @@ def submit_points(sdir: Path, recs: dict, opts: dict, notebook, verbose: bool = 
         print(f'  submitted job array {ids[0].split("_")[0]} ({len(ids)} job(s)); logs in {short_path(sdir / "slurm")}')
     return [j.job_id for j in jobs.values()]
 
-
-register_executor('slurm', slurm_sweep)
-
 # %% ../nbs/25_cluster.ipynb #fb600804
 class TrainJob(Checkpointable):
     "One training run as a SLURM job: every task joins torch.distributed from the job's environment; rank 0 writes the run."
@@ -353,7 +350,7 @@ class TrainJob(Checkpointable):
         self.started = time.time()
         TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
         try:
-            return str(train(make_config(self.config)))
+            return str(local_train(make_config(self.config)))
         except RunInterrupted as e:  # the trainer had the signal; submitit's handler is back: checkpoint and requeue
             handler = signal.getsignal(e.signum)
             if callable(handler):
@@ -413,3 +410,15 @@ def slurm_train(
     while job.job_id in queue_states():
         time.sleep(1)
     return Path(job_result(job))
+
+# %% ../nbs/25_cluster.ipynb #d13e2fb3
+def submit_train(cfg, options: dict | None = None, cbs: list | None = None) -> Path | str:
+    "The `slurm` executor's run: `slurm_train` with the command line's options; its run folder (or job id, with `wait=False`)."
+    if cbs:
+        raise ValueError('callbacks cannot travel to a SLURM job; use --executor local')
+    o = options or {}
+    kw = dict(gpus_per_node=o.get('gpus_per_node'), tasks_per_node=o.get('tasks_per_node'), wait=o.get('wait', True))
+    return slurm_train(cfg, o, nodes=o.get('nodes') or 1, **kw)
+
+
+register_executor('slurm', sweep=slurm_sweep, train=submit_train, help='SLURM jobs through submitit (options below)')

@@ -7,18 +7,20 @@ from __future__ import annotations
 import contextlib, hashlib, itertools, json, multiprocessing as mp, os, re, time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from typing import Callable, NamedTuple
 import yaml
 from .core import resolve_path, short_path, read_json, first_value, atomic_save, format_table, lookup
 from filelock import FileLock, Timeout
 from .runs import find_run
 from .config import config_changes, make_config, parse_value
 from .notebooks import notebook_defaults, recipe_params, run_notebook, stderr_to
+from .runs import train
 
 # %% auto #0
 __all__ = ['EXECUTORS', 'split_values', 'parse_sweep_words', 'point_key', 'expand_grid', 'load_grid', 'load_manifest',
            'varying_keys', 'point_name', 'run_point', 'error_note', 'should_run', 'check_not_held', 'visible_gpus',
            'gpu_groups', 'check_points', 'sweep_lock', 'point_record', 'point_params', 'run_sweep', 'sweep_table',
-           'register_executor', 'local_executor', 'sweep_command']
+           'Executor', 'register_executor', 'get_executor', 'local_sweep', 'local_train', 'sweep_command']
 
 # %% ../nbs/24_sweep.ipynb #cad069ce
 def split_values(s: str) -> list:
@@ -306,24 +308,45 @@ def sweep_table(sweep_dir: str | Path) -> list[dict]:
     ]
 
 # %% ../nbs/24_sweep.ipynb #08f4d75a
-EXECUTORS: dict = {}
+class Executor(NamedTuple):
+    "Where sweeps and runs go: `sweep` runs a sweep's points, `train` one run; `help` is its line in `--help`."
+
+    name: str
+    sweep: Callable[..., list[dict]]
+    train: Callable[..., Path | str]
+    help: str = ''
 
 
-def register_executor(name: str, fn) -> None:
-    "Make `resnet_nb sweep --executor NAME` run with `fn(points, name=, runs_dir=, jobs=, retry_failed=, options=)`."
-    EXECUTORS[name] = fn
+EXECUTORS: dict[str, Executor] = {}
+
+# %% ../nbs/24_sweep.ipynb #63a02586
+def register_executor(name: str, *, sweep: Callable, train: Callable, help: str = '') -> Executor:
+    "Make `--executor NAME` run sweeps with `sweep(points, name=, runs_dir=, jobs=, retry_failed=, options=)` and runs with `train(cfg, options=, cbs=)`."
+    EXECUTORS[name] = Executor(name, sweep, train, help)
+    return EXECUTORS[name]
 
 
-def local_executor(points: list[dict], options: dict | None = None, **kw) -> list[dict]:
-    "The embedded default: `run_sweep` on this machine (`--gpus-per-point` gives each point its own GPUs)."
+def get_executor(name: str | None = None) -> Executor:
+    "The executor registered as `name` (None: `local`); an unknown name is a one-line ValueError."
+    return lookup(EXECUTORS, name or 'local', '--executor')
+
+# %% ../nbs/24_sweep.ipynb #adecb8fa
+def local_sweep(points: list[dict], options: dict | None = None, **kw) -> list[dict]:
+    "The `local` executor's sweep: `run_sweep` on this machine, with `options['gpus_per_point']` GPUs per point."
     return run_sweep(points, gpus_per_point=(options or {}).get('gpus_per_point') or 0, **kw)
 
 
-register_executor('local', local_executor)
+def local_train(cfg, options: dict | None = None, cbs: list | None = None) -> Path:
+    "The `local` executor's run: `train(cfg, cbs=cbs)` here (`options` are the command line's; nothing in them applies)."
+    return train(cfg, cbs=cbs)
+
+
+register_executor('local', sweep=local_sweep, train=local_train, help='this machine (the default)')
 
 # %% ../nbs/24_sweep.ipynb #c5adc6a3
 def sweep_command(args) -> list[dict]:
     "`resnet_nb sweep`: points from `--grid`, `--config` (default: the default run) and key=v1,v2 words; run them. A bad point is a `ValueError`."
+    ex = get_executor(getattr(args, 'executor', None))
     g = load_grid(args.grid) if args.grid else {}
     fixed, axes = parse_sweep_words(args.overrides)
     base = {**recipe_params(args.config or g.get('config') or {}), **(g.get('base') or {}), **fixed}
@@ -339,9 +362,8 @@ def sweep_command(args) -> list[dict]:
         rows = [{k: v for k, v in r.items() if k not in ('name', 'runs_dir')} for r in rows]  # both set by the sweep
         print(format_table(rows, list(dict.fromkeys(k for r in rows for k in r))))
         return points
-    run = lookup(EXECUTORS, getattr(args, 'executor', None) or 'local', '--executor')
     kw = dict(name=name, runs_dir=args.runs_dir, jobs=args.jobs, retry_failed=not args.skip_failed)
-    recs = run(points, options=vars(args), **kw)
+    recs = ex.sweep(points, options=vars(args), **kw)
     sdir = resolve_path(args.runs_dir) / f'sweep-{name}'
     print(format_table(sweep_table(sdir)))
     print(f'manifest: {short_path(sdir / "sweep.json")}')
