@@ -18,7 +18,6 @@ from .datasets import DATASETS, dataset_label
 from .augment import TRANSFORMS
 from .loaders import NORMALIZERS, LOADERS
 from .models import MODELS
-from . import vgg, densenet, modern, fastnet  # noqa: F401  (importing them registers their models)
 from .optim import OPTIMIZERS, SCHEDULERS
 
 # %% ../nbs/12_config.ipynb #ad464467
