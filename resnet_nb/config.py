@@ -19,7 +19,6 @@ from .datasets import DATASETS, dataset_label
 from .augment import TRANSFORMS, TTA_VIEWS
 from .loaders import NORMALIZERS, LOADERS
 from .models import MODELS
-from . import vgg, densenet, modern, fastnet  # noqa: F401  (importing them registers their models)
 from .optim import OPTIMIZERS, SCHEDULERS
 
 # %% ../nbs/12_config.ipynb #ad464467

@@ -12,7 +12,7 @@ import torch.nn as nn
 from torch import Tensor
 from .core import check_choice
 from .blocks import conv1x1, conv3x3, get_norm, get_act
-from .models import STEMS, init_weights, register_model
+from .resnet import STEMS, init_weights, register_model, feature_point
 
 # %% auto #0
 __all__ = ['DenseLayer', 'DenseBlock', 'Transition', 'DenseNet']
@@ -121,16 +121,18 @@ class DenseNet(nn.Module):
         kw = dict(
             bn_size=bn_size, drop_rate=drop_rate, bottleneck=bottleneck, norm_layer=norm_layer, act_layer=act_layer
         )
+        reduction = s['stride'] * (2 if stem == 'imagenet' else 1)
+        info = [feature_point('features.pool0' if stem == 'imagenet' else 'features.conv0', c, reduction, 0)]
         for i, n in enumerate(block_config, 1):
             block = DenseBlock(int(n), c, growth_rate, **kw)
             layers.append((f'denseblock{i}', block))
             c = block.out_planes
+            info.append(feature_point(f'features.denseblock{i}', c, reduction * 2 ** (i - 1), i))
             if i < len(block_config):
                 layers.append((f'transition{i}', Transition(c, math.floor(c * compression), norm_layer, act_layer)))
                 c = math.floor(c * compression)
         self.features = nn.Sequential(OrderedDict(layers + [('norm5', norm(c)), ('relu5', act())]))
-        self.stem_name = 'features.pool0' if stem == 'imagenet' else 'features.conv0'
-        self.stage_names = [f'features.denseblock{i}' for i in range(1, len(block_config) + 1)]
+        self.feature_info = info + [feature_point('avgpool', c)]  # the stem, each dense block, the pooled features
         self.num_features, self.num_classes = c, num_classes
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.classifier = nn.Linear(c, num_classes) if num_classes > 0 else nn.Identity()

@@ -11,7 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 from .blocks import get_act
-from .models import register_model
+from .resnet import register_model, feature_point
 
 # %% auto #0
 __all__ = ['patch_whitening', 'dirac_init', 'ConvGroup', 'FastNet']
@@ -86,12 +86,14 @@ class FastNet(nn.Module):
         self.whiten_eps, self.head_scale = whiten_eps, head_scale
         self.prep = nn.Sequential(OrderedDict(whiten=nn.Conv2d(in_chans, c, whiten_kernel, bias=False), act=act()))
         self.prep.whiten.weight.requires_grad_(False)
-        self.stem_name, self.stage_names = 'prep', [f'layer{i + 1}' for i in range(len(widths))]  # as ResNet-9
-        for name, w in zip(self.stage_names, widths):
-            self.add_module(name, ConvGroup(c, int(w), bn_momentum, bn_scales, act))
-            c = int(w)
+        self.widths, self.feature_info = [int(w) for w in widths], [feature_point('prep', c, 1, 0)]  # as ResNet-9
+        for i, w in enumerate(self.widths, 1):
+            self.add_module(f'layer{i}', ConvGroup(c, w, bn_momentum, bn_scales, act))
+            c = w
+            self.feature_info.append(feature_point(f'layer{i}', c, 2**i, i))
         self.pool = nn.AdaptiveMaxPool2d(1)
         self.fc = nn.Linear(c, num_classes, bias=False)
+        self.feature_info.append(feature_point('pool', c))
 
     @torch.no_grad()
     def init_from_data(self, images: Tensor) -> None:
@@ -101,8 +103,8 @@ class FastNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.prep(x)
-        for name in self.stage_names:
-            x = getattr(self, name)(x)
+        for i in range(1, len(self.widths) + 1):
+            x = getattr(self, f'layer{i}')(x)
         return self.fc(self.pool(x).flatten(1)) * self.head_scale
 
 

@@ -16,7 +16,7 @@ from .similarity import hsic, linear_cka  # noqa: F401  (the maths moved there; 
 from .data import ImageData
 from .datasets import get_dataset
 from .loaders import DataLoaders, get_dataloaders
-from .models import ResNet, count_params
+from .models import count_params
 from .learner import Callback
 from .logs import TensorBoardCB
 from .logs import model_summary as summary_text
@@ -93,17 +93,13 @@ class Hooks:
 
 # %% ../nbs/22_inspect.ipynb #f9f7034c
 def default_layers(model: nn.Module) -> list[str]:
-    "The stem's output, every stage (every block of a ResNet) and the pooled features of a `create_model` model."
+    "The modules listed in the model's `feature_info`: its stem, its stages (or residual blocks) and its pooled features."
     m = unwrap(model)
-    names = dict(m.named_modules())
-    if not hasattr(m, 'stage_names'):
-        raise ValueError(f'model={type(m).__name__} is not allowed; allowed: create_model models (or name modules)')
-    stem = getattr(m, 'stem_name', None)  # (VGG and NiN have no stem apart from their first stage)
-    pooled = next((n for n in ('avgpool', 'pool') if n in names), None)
-    stages = m.stage_names
-    if isinstance(m, ResNet):
-        stages = [f'{s}.{i}' for s in m.stage_names for i in range(len(getattr(m, s)))]
-    return [n for n in (stem, *stages, pooled) if n is not None]
+    if not getattr(m, 'feature_info', None):
+        raise ValueError(
+            f'model={type(m).__name__} is not allowed (it has no feature_info); allowed: create_model models (or name modules)'
+        )
+    return [f['module'] for f in m.feature_info]
 
 # %% ../nbs/22_inspect.ipynb #69d674ae
 def model_summary(

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from .core import check_choice
 from .blocks import get_norm, get_act
-from .models import register_model, init_weights
+from .resnet import register_model, init_weights, feature_point
 
 # %% auto #0
 __all__ = ['B0_STAGES', 'StochasticDepth', 'LayerNorm2d', 'Permute', 'ConvNeXtBlock', 'ConvNeXt', 'conv_norm_act',
@@ -114,7 +114,11 @@ class ConvNeXt(nn.Module):
             if i + 1 < len(dims):
                 layers.append(nn.Sequential(norm(dim), nn.Conv2d(dim, dims[i + 1], kernel_size=2, stride=2)))
         self.features = nn.Sequential(*layers)
-        self.stem_name, self.stage_names = 'features.0', [f'features.{2 * i + 1}' for i in range(len(dims))]
+        self.feature_info = [  # the stem, each stage (between the downsamplings), the pooled features
+            feature_point('features.0', dims[0], patch_size, 0),
+            *(feature_point(f'features.{2 * i + 1}', d, patch_size * 2**i, i + 1) for i, d in enumerate(dims)),
+            feature_point('avgpool', dims[-1]),
+        ]
         self.num_features, self.num_classes = dims[-1], num_classes
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         head = nn.Linear(dims[-1], num_classes) if num_classes > 0 else nn.Identity()
@@ -242,6 +246,7 @@ class EfficientNet(nn.Module):
             raise ValueError(f'num_classes={num_classes} must be >= 0, in_chans={in_chans} >= 1')
         kw = dict(norm_layer=norm_layer, act_layer=act_layer)
         layers = [conv_norm_act(in_chans, stages[0][3], 3, stem_stride, **kw)]
+        info, reduction = [feature_point('features.0', stages[0][3], stem_stride, 0)], stem_stride
         total, k = sum(s[5] for s in stages), 0
         for expand, ks, stride, ni, no, n in stages:
             blocks = []
@@ -253,9 +258,11 @@ class EfficientNet(nn.Module):
                 )
                 k += 1
             layers.append(nn.Sequential(*blocks))
+            reduction *= stride
+            info.append(feature_point(f'features.{len(layers) - 1}', no, reduction, len(layers) - 1))
         layers.append(conv_norm_act(stages[-1][4], head_width, 1, **kw))
         self.features = nn.Sequential(*layers)
-        self.stem_name, self.stage_names = 'features.0', [f'features.{i + 1}' for i in range(len(stages))]
+        self.feature_info = info + [feature_point('avgpool', head_width)]  # the stem, each stage, the pooled features
         self.num_features, self.num_classes = head_width, num_classes
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         head = nn.Linear(head_width, num_classes) if num_classes > 0 else nn.Identity()

@@ -10,7 +10,7 @@ import torch.nn as nn
 from torch import Tensor
 from .core import check_choice
 from .blocks import conv3x3, get_norm, get_act
-from .models import init_weights, register_model
+from .resnet import init_weights, register_model, feature_point
 
 # %% auto #0
 __all__ = ['VGG_CFGS', 'VGG_HEADS', 'make_vgg_layers', 'VGG', 'mlpconv', 'NiN']
@@ -67,10 +67,14 @@ class VGG(nn.Module):
             raise ValueError(f'num_classes={num_classes} must be >= 0, in_chans={in_chans} >= 1')
         act, h = get_act(act_layer), VGG_HEADS[head]
         self.features = make_vgg_layers(cfg, in_chans, norm_layer, act_layer)
-        ends = [i for i, m in enumerate(self.features) if isinstance(m, nn.MaxPool2d)]
-        ends += [len(self.features) - 1] if len(self.features) - 1 not in ends else []
-        self.stage_names = [f'features.{i}' for i in ends]  # each stage's last layer (its max-pool)
         self.num_features, self.num_classes = [v for v in cfg if v != 'M'][-1], num_classes
+        info, c, reduction = [], in_chans, 1  # a stage ends at its max-pool (the last one perhaps at the last layer)
+        for i, layer in enumerate(self.features):
+            c = layer.out_channels if isinstance(layer, nn.Conv2d) else c
+            reduction *= 2 if isinstance(layer, nn.MaxPool2d) else 1
+            if isinstance(layer, nn.MaxPool2d) or i == len(self.features) - 1:
+                info.append(feature_point(f'features.{i}', c, reduction, len(info) + 1))
+        self.feature_info = info + [feature_point('avgpool', self.num_features)]
         self.avgpool = nn.AdaptiveAvgPool2d((h['pool'], h['pool']))
         nf, hid = self.num_features * h['pool'] ** 2, h['hidden']
         drop = drop_rate
@@ -149,7 +153,8 @@ class NiN(nn.Module):
         self.features = nn.Sequential(
             blocks[0], pools[0], nn.Dropout(drop_rate), blocks[1], pools[1], nn.Dropout(drop_rate), blocks[2]
         )
-        self.stage_names = ['features.0', 'features.3', 'features.6']  # the three mlpconv blocks
+        # the three mlpconv blocks; no pooled features (the pooled maps are the logits)
+        self.feature_info = [feature_point(f'features.{3 * i}', w[-1], 2**i, i + 1) for i, w in enumerate(widths)]
         self.num_features, self.num_classes = widths[2][-1], num_classes
         last = nn.LazyConv2d(num_classes, 1) if num_classes > 0 else nn.Identity()
         self.classifier = nn.Sequential(last, nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten())
