@@ -37,7 +37,7 @@ def quick_overrides() -> dict:
 
 def run_recipe(recipe: str, overrides: dict, runs_dir: str, max_seconds: float) -> dict:
     "Train `recipe` with test evaluation after every epoch; per epoch: cumulative training CPU seconds, test accuracy, wall seconds."
-    from resnet_nb.config import make_config
+    from resnet_nb.recipes import make_config
     from resnet_nb.core import unwrap
     from resnet_nb.learner import Callback, CancelFitException
     from resnet_nb.trainer import evaluate

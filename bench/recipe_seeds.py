@@ -17,7 +17,7 @@ import argparse, json, math, statistics, sys, time
 from pathlib import Path
 import torch
 
-from resnet_nb.config import load_recipe, make_config, parse_overrides
+from resnet_nb.recipes import load_recipe, make_config, parse_overrides
 from resnet_nb.runs import train
 
 

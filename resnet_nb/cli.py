@@ -8,7 +8,8 @@ import argparse, os, sys
 from pathlib import Path
 import resnet_nb
 from .core import format_table, short_path
-from .config import TrainConfig, make_config, parse_overrides, config_help, list_recipes
+from .config import TrainConfig
+from .recipes import make_config, parse_overrides, config_help, list_recipes
 from .runs import Run, RunError, list_runs, summary_lines
 from .callbacks import RunInterrupted
 from .sweep import EXECUTORS, Executor, get_executor, sweep_command

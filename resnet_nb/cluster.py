@@ -10,7 +10,8 @@ import yaml
 from filelock import FileLock
 from submitit.helpers import Checkpointable, DelayedSubmission
 from .core import atomic_save, check_choice, read_json, resolve_path, short_path
-from .config import make_config, parse_value
+from .config import parse_value
+from .recipes import make_config
 from .runs import pid_alive
 from .callbacks import RunInterrupted
 from resnet_nb.sweep import (

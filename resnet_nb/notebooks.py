@@ -8,7 +8,8 @@ import ast, contextlib, io, os, shutil, sys, time
 from pathlib import Path
 import resnet_nb
 from .core import find_root, resolve_path, short_path
-from .config import TrainConfig, make_config, load_recipe, parameters_source
+from .config import TrainConfig, parameters_source
+from .recipes import make_config, load_recipe
 
 # %% auto #0
 __all__ = ['NOTEBOOK_ONLY', 'RUN_DIR_KEY', 'notebook_params', 'notebook_config', 'show_run_dir', 'run_dir_of', 'train_notebook',

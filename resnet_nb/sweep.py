@@ -12,7 +12,8 @@ import yaml
 from .core import resolve_path, short_path, read_json, first_value, atomic_save, format_table, lookup
 from filelock import FileLock, Timeout
 from .runs import find_run
-from .config import config_changes, make_config, parse_value
+from .config import parse_value
+from .recipes import config_changes, make_config
 from .notebooks import notebook_defaults, recipe_params, run_notebook, stderr_to
 from .runs import train
 
