@@ -13,8 +13,8 @@ from .learner import Callback, CancelBatchException, CancelFitException, CancelT
 
 # %% auto #0
 __all__ = ['METRIC_KEYS', 'DeviceCB', 'MetricsCB', 'SchedulerCB', 'StepLimitCB', 'MixedPrecisionCB', 'GradClipCB',
-           'NonFiniteError', 'NonFiniteCB', 'improved', 'EarlyStoppingCB', 'RunInterrupted', 'stop_on_signals',
-           'SignalStopCB']
+           'precision_callbacks', 'NonFiniteError', 'NonFiniteCB', 'improved', 'EarlyStoppingCB', 'RunInterrupted',
+           'stop_on_signals', 'SignalStopCB']
 
 # %% ../nbs/14_callbacks.ipynb #c209eab0
 class DeviceCB(Callback):
@@ -211,6 +211,12 @@ class GradClipCB(Callback):
 
     def after_backward(self, learn):  # the gradients are true ones here, also under fp16 (`MixedPrecisionCB.backward`)
         nn.utils.clip_grad_norm_(learn.model.parameters(), self.max_norm)
+
+# %% ../nbs/14_callbacks.ipynb #acae54e37e7d407bbb7b55eff062a284
+def precision_callbacks(precision: str, device_type: str = 'cpu') -> list:
+    "What training in `precision` needs: a `MixedPrecisionCB` for bf16 and fp16 on `device_type`, nothing for fp32."
+    check_choice('precision', precision, PRECISIONS)
+    return [] if PRECISIONS[precision] is None else [MixedPrecisionCB(precision, device_type)]
 
 # %% ../nbs/14_callbacks.ipynb #2abe8e5d
 class NonFiniteError(RuntimeError):

@@ -9,11 +9,11 @@ from pathlib import Path
 import yaml
 from filelock import FileLock
 from submitit.helpers import Checkpointable, DelayedSubmission
-from .core import atomic_save, check_choice, read_json, resolve_path, short_path
+from .core import atomic_save, check_choice, pid_alive, resolve_path, short_path
 from .config import parse_value
 from .recipes import make_config
-from .runs import pid_alive
 from .callbacks import RunInterrupted
+from .runs import Run, RunError
 from resnet_nb.sweep import (
     check_points,
     error_note,
@@ -29,8 +29,9 @@ from .sweep import run_point, should_run, sweep_lock
 # %% auto #0
 __all__ = ['SLURM_OPTIONS', 'slurm_config_file', 'check_slurm_options', 'slurm_defaults', 'sbatch_flags', 'slurm_options',
            'slurm_partitions', 'check_partition', 'queue_states', 'slurm_executor', 'sbatch_error', 'edit_manifest',
-           'update_point', 'wait_stopped', 'latest_run', 'forward_stop', 'ignore_stop_signals', 'PointJob', 'slurm_log',
-           'wait_points', 'slurm_sweep', 'submit_points', 'TrainJob', 'job_result', 'slurm_train', 'submit_train']
+           'update_point', 'readable_summary', 'wait_stopped', 'latest_run', 'forward_stop', 'ignore_stop_signals',
+           'PointJob', 'slurm_log', 'wait_points', 'slurm_sweep', 'submit_points', 'TrainJob', 'job_result',
+           'slurm_train', 'submit_train']
 
 # %% ../nbs/25_cluster.ipynb #24542f64
 SLURM_OPTIONS = {  # name: (default, what it means)
@@ -172,11 +173,19 @@ def update_point(sdir: str | Path, key: str, **fields) -> dict:
     return rec
 
 # %% ../nbs/25_cluster.ipynb #18970e8f
+def readable_summary(run_dir: Path) -> dict:
+    "The run's summary while it is written by another process: {} when there is none or it cannot be read yet."
+    try:
+        return Run(run_dir).summary
+    except RunError:
+        return {}
+
+
 def wait_stopped(run_dir: Path | None, timeout: float = 60.0) -> Path | None:
     "Wait until the run in `run_dir` no longer runs (its summary says so, or its process is gone); returns `run_dir`."
     t0 = time.time()
     while run_dir is not None and time.time() - t0 < timeout:
-        s = read_json(run_dir / 'summary.json')
+        s = readable_summary(run_dir)
         if s.get('status', 'running') != 'running' or (s and not pid_alive(s.get('pid'))):
             break
         time.sleep(0.2)
@@ -195,7 +204,7 @@ def latest_run(runs_dir: str | Path, name: str, since: float, resume: str | None
 
 def forward_stop(run_dir: Path | None, signum: int = signal.SIGTERM) -> bool:
     "Send `signum` to the process that trains in `run_dir` (a point's kernel) while it runs on this machine; True if sent."
-    s = read_json(run_dir / 'summary.json') if run_dir else {}
+    s = readable_summary(run_dir) if run_dir else {}
     pid = s.get('pid')
     if s.get('status') != 'running' or s.get('host') != platform.node() or pid == os.getpid() or not pid_alive(pid):
         return False

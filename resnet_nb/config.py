@@ -464,7 +464,7 @@ def error_line(e: ValidationError, data: dict) -> str:
             )
     return lines[0] + (f' (and {len(lines) - 1} more: {"; ".join(lines[1:])[:300]})' if len(lines) > 1 else '')
 
-# %% ../nbs/12_config.ipynb #b180bded
+# %% ../nbs/12_config.ipynb #3d5f4759
 def parameters_source() -> str:
     "The parameters cell of `nbs/train.ipynb`: every field with its default value (a `# description` line, then `name: type = value`)."
     lines = ['from typing import Optional, Union  # (the words of the annotations below)', '']

@@ -14,7 +14,7 @@ import torch.distributed as dist
 # %% auto #0
 __all__ = ['find_root', 'resolve_path', 'short_path', 'atomic_save', 'read_json', 'first_value', 'check_choice', 'lookup',
            'is_num', 'format_value', 'format_table', 'seed_everything', 'resolve_device', 'dist_on', 'rank_world',
-           'DistInfo', 'setup_distributed', 'broadcast', 'unwrap', 'in_notebook']
+           'DistInfo', 'setup_distributed', 'broadcast', 'unwrap', 'in_notebook', 'pid_alive']
 
 # %% ../nbs/00_core.ipynb #e56f762e
 def find_root(path: str | Path = '.') -> Path:
@@ -216,3 +216,16 @@ def in_notebook() -> bool:
     ip = sys.modules.get('IPython')
     shell = ip.get_ipython() if ip is not None else None
     return shell is not None and type(shell).__name__ not in ('TerminalInteractiveShell',)
+
+# %% ../nbs/00_core.ipynb #73d78d95
+def pid_alive(pid: int | None) -> bool:
+    "Whether process `pid` exists on this machine."
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

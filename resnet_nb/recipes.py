@@ -6,7 +6,7 @@
 __all__ = ['parse_overrides', 'recipes_dir', 'list_recipes', 'find_recipe', 'load_recipe', 'follow_name', 'make_config',
            'config_changes', 'config_help']
 
-# %% ../nbs/12a_recipes.ipynb #7f01f4b8
+# %% ../nbs/12a_recipes.ipynb #9a63283cbaf04dbcab1f6479b197f3a8
 from pathlib import Path
 import yaml
 from .core import find_root, resolve_path
@@ -95,7 +95,7 @@ def config_changes(cfg: TrainConfig) -> dict:
     d = TrainConfig().to_dict()
     return {k: v for k, v in cfg.to_dict().items() if v != d[k]}
 
-# %% ../nbs/12a_recipes.ipynb #3c803a62
+# %% ../nbs/12a_recipes.ipynb #8edb47106e1a46a883d545849b8ab81b
 def config_help(indent: str = '  ') -> str:
     "Every key with its default, its description and what it allows: the text of `resnet_nb train --help`."
     d, out = TrainConfig().to_dict(), []
@@ -103,4 +103,3 @@ def config_help(indent: str = '  ') -> str:
         out.append(f'{indent}{k}={yaml.safe_dump(d[k], default_flow_style=True).strip().removesuffix("...").strip()}')
         out.append(f'{indent}    {f.description} Allowed: {allowed_text(k)}.')
     return '\n'.join(out)
-

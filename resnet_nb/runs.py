@@ -4,7 +4,7 @@
 
 # %% ../nbs/20a_runs.ipynb #9a63283cbaf04dbcab1f6479b197f3a8
 from __future__ import annotations
-import csv, datetime, itertools, json, os, platform, re, shutil, tempfile
+import csv, datetime, itertools, json, platform, re, shutil, tempfile
 from pathlib import Path
 from typing import Optional
 import torch, torch.nn as nn, yaml
@@ -15,6 +15,7 @@ from resnet_nb.core import (
     broadcast,
     check_choice,
     first_value,
+    pid_alive,
     resolve_device,
     resolve_path,
     seed_everything,
@@ -48,9 +49,8 @@ from resnet_nb.checkpoint import (
 from .trainer import TestCB, build_dataloaders, build_learner, fit, progress_callback
 
 # %% auto #0
-__all__ = ['make_run_dir', 'find_run', 'find_runs', 'RunError', 'read_mapping', 'read_summary', 'pid_alive', 'Run',
-           'check_resume', 'run_info', 'list_runs', 'summary_lines', 'run_callbacks', 'check_before_data',
-           'restore_run', 'train']
+__all__ = ['make_run_dir', 'find_run', 'find_runs', 'RunError', 'read_mapping', 'read_summary', 'Run', 'check_resume',
+           'list_runs', 'summary_lines', 'run_callbacks', 'check_before_data', 'restore_run', 'train']
 
 # %% ../nbs/20a_runs.ipynb #8edb47106e1a46a883d545849b8ab81b
 def make_run_dir(runs_dir='runs', name: str = 'run') -> Path:
@@ -117,19 +117,6 @@ def read_summary(path: Path) -> dict:
     if not isinstance(d, dict):
         raise RunError(f'{short_path(path)} holds a {type(d).__name__}, not a JSON object')
     return d
-
-# %% ../nbs/20a_runs.ipynb #504fb2a444614c0babb325280ed9130a
-def pid_alive(pid: int | None) -> bool:
-    "Whether process `pid` exists on this machine."
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 # %% ../nbs/20a_runs.ipynb #8a65eabff63a45729fe45fb5ade58bdc
 class Run:
@@ -350,11 +337,6 @@ def info(self: Run, root: str | Path | None = None) -> dict:
         test_acc=first_value(s, 'test_acc'),
         path=str(self.path),
     )
-
-
-def run_info(run_dir: str | Path, root: str | Path | None = None) -> dict:
-    "`Run(run_dir).info(root)`."
-    return Run(run_dir).info(root)
 
 
 def list_runs(runs_dir: str | Path = 'runs') -> list[dict]:

@@ -8,8 +8,8 @@ import copy, time
 import torch, torch.nn as nn
 from torch import Tensor
 from .core import check_choice, unwrap
-from .config import PRECISIONS
 from .learner import Callback
+from .callbacks import MixedPrecisionCB
 from .augment import TTA_VIEWS, normalize, tta_views
 
 # %% auto #0
@@ -77,19 +77,21 @@ def batch_sizes(dl) -> list[int]:
 
 # %% ../nbs/16_speed.ipynb #29a88f29
 class CompileWarmupCB(Callback):
-    "Before the first epoch, run (and so compile) every batch shape of training and evaluation, restore all state, log the seconds."
+    "Before the first epoch, run (and so compile) every batch shape of training and evaluation in the run's precision, restore all state, log the seconds."
 
     order = -12
 
-    def __init__(self, precision: str = 'fp32', channels_last: bool = False):
-        self.dtype, self.channels_last, self.done = PRECISIONS[precision], channels_last, False
+    def __init__(self, channels_last: bool = False):
+        self.channels_last, self.done = channels_last, False
 
     def _run(self, learn, sizes: list[int], training: bool, shape: tuple, device):
+        mp = learn.cb(MixedPrecisionCB)  # the precision of the run: the same autocast as its steps
+        dtype = mp.dtype if mp is not None else None
         mf = torch.channels_last if self.channels_last else torch.contiguous_format
         learn.model.train(training)
         for b in sizes:
             x = torch.zeros(b, *shape, device=device).contiguous(memory_format=mf)
-            with torch.autocast(device.type, self.dtype, enabled=self.dtype is not None):
+            with torch.autocast(device.type, dtype, enabled=dtype is not None):
                 with torch.set_grad_enabled(training):
                     out = learn.model(x)
             if training:

@@ -11,11 +11,10 @@ from typing import Callable, NamedTuple
 import yaml
 from .core import resolve_path, short_path, read_json, first_value, atomic_save, format_table, lookup
 from filelock import FileLock, Timeout
-from .runs import find_run
 from .config import parse_value
 from .recipes import config_changes, make_config
 from .notebooks import notebook_defaults, recipe_params, run_notebook, stderr_to
-from .runs import train
+from .runs import Run, RunError, find_run, train
 
 # %% auto #0
 __all__ = ['EXECUTORS', 'split_values', 'parse_sweep_words', 'point_key', 'expand_grid', 'load_grid', 'load_manifest',
@@ -119,7 +118,10 @@ def run_point(
         return dict(
             status='failed', run_dir=None, error=_error_text(e), seconds=round(time.time() - t0, 1), notebook=nb
         )
-    s, gpus = read_json(rd / 'summary.json'), os.environ.get('CUDA_VISIBLE_DEVICES')
+    try:
+        s, gpus = Run(rd).summary, os.environ.get('CUDA_VISIBLE_DEVICES')
+    except RunError as e:  # the notebook ran, but what it left cannot be read: not a success
+        return dict(status='failed', run_dir=str(rd), error=str(e), seconds=round(time.time() - t0, 1), notebook=None)
     res = dict(status='done', run_dir=str(rd), error=None, notebook=str(rd / 'train.ipynb'))
     res.update(seconds=round(time.time() - t0, 1), best_val_acc=first_value(s, 'best_val_acc', 'best_monitor'))
     return {**res, 'test_acc': first_value(s, 'test_acc'), **({'gpus': gpus} if gpus is not None else {})}

@@ -13,14 +13,14 @@ from .core import check_choice, dist_on, in_notebook, resolve_device, unwrap, Di
 from .loaders import get_dataloaders
 from .models import create_model, freeze
 from .optim import build_optimizer, build_scheduler
-from .config import TrainConfig, PRECISIONS, PROGRESS_MODES
+from .config import TrainConfig, PROGRESS_MODES
 from .learner import Callback, Learner
 from resnet_nb.callbacks import (
     DeviceCB,
     MetricsCB,
     SchedulerCB,
     StepLimitCB,
-    MixedPrecisionCB,
+    precision_callbacks,
     GradClipCB,
     NonFiniteCB,
     SignalStopCB,
@@ -99,8 +99,7 @@ def build_learner(cfg: TrainConfig, dist_info: Optional[DistInfo] = None, device
     if cfg.compile:
         net = torch.compile(net)
     cbs = [DeviceCB(device, cfg.channels_last), MetricsCB(), SchedulerCB(sched), NonFiniteCB(cfg.nonfinite)]
-    if PRECISIONS[cfg.precision] is not None:
-        cbs.append(MixedPrecisionCB(cfg.precision, device.type))
+    cbs += precision_callbacks(cfg.precision, device.type)
     if cfg.grad_clip:
         cbs.append(GradClipCB(cfg.grad_clip))
     if cfg.max_steps:
@@ -110,7 +109,7 @@ def build_learner(cfg: TrainConfig, dist_info: Optional[DistInfo] = None, device
     if cfg.tta != 'none':
         cbs.append(TTACB(cfg.tta))
     if cfg.compile:
-        cbs.append(CompileWarmupCB(cfg.precision, cfg.channels_last))
+        cbs.append(CompileWarmupCB(cfg.channels_last))
     learn = Learner(net, dls, nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing), opt=opt, cbs=cbs)
     learn.device = device
     learn.planned_epochs = math.ceil(cfg.max_steps / spe) if cfg.max_steps else cfg.epochs
@@ -127,9 +126,7 @@ def evaluate(
 ) -> dict:
     "Sample-weighted loss, top-1 and top-5 accuracy of `model` on `dl` (all-reduced under DDP), with test-time augmentation `tta`."
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    cbs = [DeviceCB(device), MetricsCB()] + (
-        [MixedPrecisionCB(precision, device.type)] if PRECISIONS[precision] else []
-    )
+    cbs = [DeviceCB(device), MetricsCB(), *precision_callbacks(precision, device.type)]
     cbs += [TTACB(tta)] if tta != 'none' else []
     learn = Learner(model, None, loss_func, cbs=cbs)
     learn.validate(dl)
