@@ -217,7 +217,7 @@ def in_notebook() -> bool:
     shell = ip.get_ipython() if ip is not None else None
     return shell is not None and type(shell).__name__ not in ('TerminalInteractiveShell',)
 
-# %% ../nbs/00_core.ipynb #73d78d95
+# %% ../nbs/00_core.ipynb #77b40809
 def pid_alive(pid: int | None) -> bool:
     "Whether process `pid` exists on this machine."
     if not pid:

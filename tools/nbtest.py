@@ -6,7 +6,7 @@ This runs nbdev's own `test_nb` on each notebook (same flags, same skips, same w
 spawned worker processes, prints one line per notebook with its time, and exits non-zero when any notebook
 failed or when none ran.
 
-Usage: python tools/nbtest.py [--flags "slow gpu"] [--workers 2] [--path nbs/01_data.ipynb ...]
+Usage: python tools/nbtest.py [--flags "slow gpu"] [--workers 2] [--path nbs/02_data.ipynb ...]
 """
 
 import argparse, multiprocessing as mp, os, sys, time
