@@ -158,7 +158,7 @@ stage fast 170 $PY bench/recipe_seeds.py --config "$FAST_RECIPE" --seeds "$SEEDS
 
 run_notebook() {  # papermill nbs/train.ipynb with the fast recipe; the executed copy must hold the live chart (a PNG)
   local recipe params
-  recipe=$($PY -c 'import sys; from resnet_nb.config import find_recipe; print(find_recipe(sys.argv[1]))' "$FAST_RECIPE") || return 1
+  recipe=$($PY -c 'import sys; from resnet_nb.recipes import find_recipe; print(find_recipe(sys.argv[1]))' "$FAST_RECIPE") || return 1
   params=$(printf '%s\n' "${DATA[@]}" "device=$DEVICE" "${SMALL[@]}" progress=notebook | sed 's/=/: /')
   $PY -m papermill nbs/train.ipynb "$NB_OUT" -k python3 -f "$recipe" -y "$params" --no-progress-bar || return 1
   $PY - "$NB_OUT" <<'EOF'
