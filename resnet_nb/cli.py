@@ -6,21 +6,18 @@
 from __future__ import annotations
 import argparse, os, sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 import resnet_nb
-from .core import format_table, short_path
-from .config import TrainConfig
-from .recipes import make_config, parse_overrides, config_help, list_recipes
-from .runs import Run, RunError, list_runs, summary_lines
-from .callbacks import RunInterrupted
-from .sweep import EXECUTORS, Executor, get_executor, sweep_command
-from .cluster import SLURM_OPTIONS  # importing it registers the executor 'slurm'
-from .inspect import cka_command
-from .download import dataset_status, download
+
+if TYPE_CHECKING:  # each command imports what it needs when it runs: `--help` and `--version` never import torch
+    from resnet_nb.config import TrainConfig
+    from resnet_nb.sweep import Executor
 
 # %% auto #0
-__all__ = ['RUNS_COLUMNS', 'SUBCOMMANDS', 'UsageError', 'cmd_train', 'cmd_resume', 'cmd_runs', 'cmd_cka', 'cmd_data', 'cmd_sweep',
-           'executor_help', 'add_executor_flags', 'add_train_parser', 'add_sweep_parser', 'add_runs_parser',
-           'add_cka_parser', 'add_data_parser', 'add_resume_parser', 'build_parser', 'run_cli', 'main']
+__all__ = ['RUNS_COLUMNS', 'COMMANDS', 'SUBCOMMANDS', 'UsageError', 'cmd_train', 'cmd_resume', 'cmd_runs', 'cmd_cka', 'cmd_data',
+           'cmd_sweep', 'executor_help', 'add_executor_flags', 'add_train_parser', 'add_sweep_parser',
+           'add_runs_parser', 'add_cka_parser', 'add_data_parser', 'add_resume_parser', 'build_parser', 'run_cli',
+           'main']
 
 # %% ../nbs/31_cli.ipynb #d8850a7c
 class UsageError(Exception):
@@ -29,14 +26,27 @@ class UsageError(Exception):
 
 def _config(config, words, extra: dict | None = None) -> TrainConfig:
     "The recipe (or a run's config) with the key=value words on top; a bad key or value is a UsageError."
+    from resnet_nb.recipes import make_config, parse_overrides
+
     try:
         return make_config(config, {**parse_overrides(words), **(extra or {})})
     except (ValueError, TypeError, FileNotFoundError) as e:
         raise UsageError(str(e)) from None
 
 # %% ../nbs/31_cli.ipynb #592074fb
+def _executors() -> dict:
+    "The executor registry, `resnet_nb.sweep.EXECUTORS`, with `slurm` in it (importing `resnet_nb.cluster` registers it)."
+    from resnet_nb.cluster import SLURM_OPTIONS  # noqa: F401
+    from resnet_nb.sweep import EXECUTORS
+
+    return EXECUTORS
+
+
 def _executor(args) -> Executor:
     "The executor `--executor` names (default `local`); an unknown name is a UsageError with a did-you-mean."
+    from resnet_nb.sweep import get_executor
+
+    _executors()
     try:
         return get_executor(getattr(args, 'executor', None))
     except ValueError as e:
@@ -45,6 +55,8 @@ def _executor(args) -> Executor:
 
 def _slurm_flags(args) -> list[str]:
     "The SLURM-only flags given on this command line."
+    from resnet_nb.cluster import SLURM_OPTIONS
+
     multi = ('nodes', 'gpus_per_node', 'tasks_per_node')
     given = [k for k in (*SLURM_OPTIONS, *multi) if getattr(args, k, None) not in (None, [])]
     return [f'--{k.replace("_", "-")}' for k in given] + ([] if getattr(args, 'wait', True) else ['--no-wait'])
@@ -52,6 +64,9 @@ def _slurm_flags(args) -> list[str]:
 
 def _train(cfg: TrainConfig, cbs=None, ex: Executor | None = None, options: dict | None = None) -> Path | str:
     "Train `cfg` with executor `ex` (default `local`); a run folder is printed with its accuracy (on rank 0)."
+    from resnet_nb.runs import summary_lines
+    from resnet_nb.sweep import get_executor
+
     try:  # locally under torchrun, train() joins the process group (NCCL on GPUs, gloo on CPU)
         run_dir = (ex or get_executor('local')).train(cfg, options=options or {}, cbs=cbs)
     except (ValueError, FileNotFoundError) as e:  # a bad setting found before training (data, model, resume, SLURM)
@@ -75,6 +90,8 @@ def cmd_train(args, cbs=None) -> Path | str | None:
 # %% ../nbs/31_cli.ipynb #9e5cad1d
 def cmd_resume(args, cbs=None) -> Path | None:
     "`resnet_nb resume RUN_DIR [key=value ...]`: continue a run from its last checkpoint."
+    from resnet_nb.runs import Run, RunError
+
     try:
         run = Run.open(args.run_dir)
         raw = run.raw_config
@@ -92,6 +109,9 @@ RUNS_COLUMNS = ['run', 'status', 'dataset', 'model', 'epochs', 'best_val_acc', '
 
 def cmd_runs(args, cbs=None) -> list[dict]:
     "`resnet_nb runs [RUNS_DIR] [--sort COLUMN]`"
+    from resnet_nb.core import format_table
+    from resnet_nb.runs import list_runs
+
     if args.sort and args.sort not in RUNS_COLUMNS:
         raise UsageError(f'--sort {args.sort!r} is not a column; columns: {", ".join(RUNS_COLUMNS)}')
     rows = list_runs(args.runs_dir)
@@ -105,6 +125,8 @@ def cmd_runs(args, cbs=None) -> list[dict]:
 # %% ../nbs/31_cli.ipynb #94b17f5f
 def cmd_cka(args, cbs=None) -> Path:
     "`resnet_nb cka RUN [RUN_B] [--out cka.png]`, implemented in `resnet_nb.inspect`."
+    from resnet_nb.inspect import cka_command
+
     try:
         return cka_command(args)
     except (ValueError, FileNotFoundError) as e:
@@ -113,6 +135,9 @@ def cmd_cka(args, cbs=None) -> Path:
 # %% ../nbs/31_cli.ipynb #8b5fa914
 def cmd_data(args, cbs=None):
     "`resnet_nb data list` and `resnet_nb data download NAME [NAME ...]`."
+    from resnet_nb.core import format_table
+    from resnet_nb.download import dataset_status, download
+
     if args.data_command == 'list':
         rows = dataset_status(args.data_dir)
         print(format_table(rows, empty='(no datasets)'))
@@ -124,29 +149,46 @@ def cmd_data(args, cbs=None):
 
 # %% ../nbs/31_cli.ipynb #76a40382
 def cmd_sweep(args, cbs=None):
-    "`resnet_nb sweep ...`, implemented in `resnet_nb.sweep` (and `resnet_nb.cluster` for `--executor slurm`)."
+    "`resnet_nb sweep ...`, implemented in `resnet_nb.sweep` (and `resnet_nb.cluster` for `--executor slurm`); exit status 1 when a point failed."
+    from resnet_nb.sweep import sweep_command
+
     ex = _executor(args)
     if ex.name == 'local' and _slurm_flags(args):
         raise UsageError(f'{", ".join(_slurm_flags(args))}: only with --executor slurm')
     if ex.name != 'local' and args.gpus_per_point:
         raise UsageError('--gpus-per-point is for --executor local; a SLURM job gets its GPUs with --gpus')
     try:
-        return sweep_command(args)
+        recs = sweep_command(args)
     except (ValueError, FileNotFoundError) as e:
         raise UsageError(str(e)) from None
+    if any(r.get('status') == 'failed' for r in recs):  # sweep_command has said how many, and where to look
+        raise SystemExit(1)
+    return recs
+
+# %% ../nbs/31_cli.ipynb #452a0e64
+COMMANDS = {  # each subcommand and its line in `resnet_nb --help`, in the order shown there
+    'train': 'train one run',
+    'sweep': 'run a grid of trainings through the papermill notebook',
+    'runs': 'list runs with status and best metric',
+    'cka': 'CKA heatmap of the layers of a run (or of RUN against RUN_B) on its test split',
+    'data': 'download datasets (checksums verified, resumable) or list what is on disk',
+    'resume': 'continue a run from its last checkpoint',
+}
 
 # %% ../nbs/31_cli.ipynb #cdb2475e
 def executor_help() -> str:
     "The help of `--executor`: each registered executor's name and line."
-    return '; '.join(f'{n}: {e.help}' for n, e in EXECUTORS.items()).replace('%', '%%')
+    return '; '.join(f'{n}: {e.help}' for n, e in _executors().items()).replace('%', '%%')
 
 
 def add_executor_flags(p: argparse.ArgumentParser, sweep: bool) -> None:
     "The `--executor` flag and the SLURM options; a sweep's (`--gpus`, `--array-parallelism`, `--gpus-per-point`) or a run's (`--nodes` ...)."
+    from resnet_nb.cluster import SLURM_OPTIONS
+
     g = p.add_argument_group(
         'where it runs', 'SLURM options default to the cluster config file or RESNET_NB_SLURM_<KEY>'
     )
-    g.add_argument('--executor', default='local', metavar='{' + ','.join(EXECUTORS) + '}', help=executor_help())
+    g.add_argument('--executor', default='local', metavar='{' + ','.join(_executors()) + '}', help=executor_help())
     g.add_argument('--partition', help=SLURM_OPTIONS['partition'][1])
     g.add_argument('--cpus', type=int, help=SLURM_OPTIONS['cpus'][1] + ' (default 1)')
     g.add_argument('--mem', help=SLURM_OPTIONS['mem'][1])
@@ -181,6 +223,8 @@ def add_executor_flags(p: argparse.ArgumentParser, sweep: bool) -> None:
 # %% ../nbs/31_cli.ipynb #21388e95
 def _keys_help() -> str:
     "The epilog of `train --help`: examples, then every TrainConfig field with its default, meaning and allowed values."
+    from resnet_nb.recipes import config_help
+
     return (
         'examples:\n  resnet_nb train model=resnet32 epochs=20 lr=0.05\n  resnet_nb train --config he2016_cifar10_resnet20 model=resnet56\n'
         '  resnet_nb train --config recipes/he2016_cifar10_resnet20.yaml --dry-run\n'
@@ -191,9 +235,11 @@ def _keys_help() -> str:
 
 def add_train_parser(sub) -> argparse.ArgumentParser:
     "`resnet_nb train [--config RECIPE] [--dry-run] [key=value ...]` and where it runs."
+    from resnet_nb.recipes import list_recipes
+
     t = sub.add_parser(
         'train',
-        help='train one run',
+        help=COMMANDS['train'],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=_keys_help(),
         description='Train one run: recipe first (default: the default run, digits and a ResNet-20), then key=value overrides.\n'
@@ -222,7 +268,7 @@ def add_sweep_parser(sub) -> argparse.ArgumentParser:
     "`resnet_nb sweep [--grid GRID.yaml] [--config RECIPE] [--name NAME] [-j N] [key=v1,v2 ...]` and where it runs."
     s = sub.add_parser(
         'sweep',
-        help='run a grid of trainings through the papermill notebook',
+        help=COMMANDS['sweep'],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description='Run every point of a grid through nbs/train.ipynb with papermill, each in its own run folder.\n'
         'key=v1,v2 words are grid axes, key=v words fixed overrides. Completed points are skipped on re-runs.',
@@ -260,7 +306,7 @@ def add_runs_parser(sub) -> argparse.ArgumentParser:
     "`resnet_nb runs [RUNS_DIR] [--sort KEY]`."
     r = sub.add_parser(
         'runs',
-        help='list runs with status and best metric',
+        help=COMMANDS['runs'],
         description='List the runs under RUNS_DIR (the runs of sweeps too) with status, epochs done, best validation and test accuracy.',
     )
     r.add_argument('runs_dir', nargs='?', default='runs', help='folder to scan (default: runs)')
@@ -273,7 +319,7 @@ def add_runs_parser(sub) -> argparse.ArgumentParser:
 # %% ../nbs/31_cli.ipynb #97809325
 def add_cka_parser(sub) -> argparse.ArgumentParser:
     "`resnet_nb cka RUN [RUN_B] [--out PNG] [--split test] [--n-batches N] [--device cpu]`."
-    k = sub.add_parser('cka', help='CKA heatmap of the layers of a run (or of RUN against RUN_B) on its test split')
+    k = sub.add_parser('cka', help=COMMANDS['cka'])
     k.add_argument('run', help='the run folder (or its name under runs/)')
     k.add_argument(
         'run_b', nargs='?', default=None, help='a second run: every layer of RUN (rows) against RUN_B (columns)'
@@ -288,7 +334,7 @@ def add_cka_parser(sub) -> argparse.ArgumentParser:
 # %% ../nbs/31_cli.ipynb #1a7d57a9
 def add_data_parser(sub) -> argparse.ArgumentParser:
     "`resnet_nb data list [--data-dir DIR]` and `resnet_nb data download NAME [NAME ...] [--data-dir DIR]`."
-    d = sub.add_parser('data', help='download datasets (checksums verified, resumable) or list what is on disk')
+    d = sub.add_parser('data', help=COMMANDS['data'])
     dsub = d.add_subparsers(dest='data_command', required=True, metavar='{list,download}')
     dl = dsub.add_parser('list', help='every dataset: present in DATA_DIR?, size on disk, where its files go')
     dl.add_argument('--data-dir', default='data', help='where datasets live (default: data, at the repository root)')
@@ -304,7 +350,7 @@ def add_resume_parser(sub) -> argparse.ArgumentParser:
     "`resnet_nb resume RUN_DIR [--dry-run] [key=value ...]`."
     u = sub.add_parser(
         'resume',
-        help='continue a run from its last checkpoint',
+        help=COMMANDS['resume'],
         description='Continue a run in its own folder from checkpoints/last.pt, with the config it was started with and\n'
         'key=value overrides (e.g. epochs=30 to train longer). Under torchrun every process resumes.',
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -319,8 +365,8 @@ def add_resume_parser(sub) -> argparse.ArgumentParser:
 SUBCOMMANDS = [add_train_parser, add_sweep_parser, add_runs_parser, add_cka_parser, add_data_parser, add_resume_parser]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    "The `resnet_nb` argument parser with its subcommands train, sweep, runs, cka, data and resume."
+def build_parser(commands: bool = True) -> argparse.ArgumentParser:
+    "The `resnet_nb` parser with its subcommands train, sweep, runs, cka, data and resume (`commands=False`: their names and lines only)."
     p = argparse.ArgumentParser(
         prog='resnet_nb',
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -333,19 +379,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--version', action='version', version=f'resnet_nb {resnet_nb.__version__}')
     p.add_argument('--debug', action='store_true', help='show tracebacks (also: RESNET_NB_DEBUG=1)')
     sub = p.add_subparsers(dest='command', metavar='{train,sweep,runs,resume,cka,data}')
-    for add in SUBCOMMANDS:
-        add(sub)
+    if commands:
+        for add in SUBCOMMANDS:
+            add(sub)
+    else:  # --help and --version: the names and lines alone, without importing what the subcommands need
+        for name, line in COMMANDS.items():
+            sub.add_parser(name, help=line)
     return p
 
 # %% ../nbs/31_cli.ipynb #39236dc6
 def run_cli(argv: list[str] | None = None, cbs: list | None = None):
     "Run a `resnet_nb` command line and return its result (a run folder, rows...); `cbs` are extra trainer callbacks."
-    p = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    p = build_parser(commands=any(a in COMMANDS for a in argv))  # none named (--help, --version): no torch
     args = p.parse_args(argv)
     if args.command is None:
         p.print_help()
         return None
     debug = args.debug or bool(os.environ.get('RESNET_NB_DEBUG'))
+    from resnet_nb.callbacks import RunInterrupted
+    from resnet_nb.core import short_path
+
     try:
         return args.func(args, cbs)
     except UsageError as e:
@@ -369,7 +423,7 @@ def run_cli(argv: list[str] | None = None, cbs: list | None = None):
 
 
 def main(argv: list[str] | None = None) -> int:
-    "Entry point of the `resnet_nb` command (and `python -m resnet_nb.cli`): exit status 0, or 2 for a bad command line."
+    "Entry point of the `resnet_nb` command (and `python -m resnet_nb.cli`): exit status 0; 2 for a bad command line, 1 for a failure."
     run_cli(argv)
     return 0
 

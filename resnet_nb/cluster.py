@@ -28,10 +28,10 @@ from .sweep import run_point, should_run, sweep_lock
 
 # %% auto #0
 __all__ = ['SLURM_OPTIONS', 'slurm_config_file', 'check_slurm_options', 'slurm_defaults', 'sbatch_flags', 'slurm_options',
-           'slurm_partitions', 'check_partition', 'queue_states', 'slurm_executor', 'sbatch_error', 'edit_manifest',
-           'update_point', 'readable_summary', 'wait_stopped', 'latest_run', 'forward_stop', 'ignore_stop_signals',
-           'PointJob', 'slurm_log', 'wait_points', 'slurm_sweep', 'submit_points', 'TrainJob', 'job_result',
-           'slurm_train', 'submit_train']
+           'slurm_available', 'slurm_or_skip', 'slurm_partitions', 'check_partition', 'queue_states', 'slurm_executor',
+           'sbatch_error', 'edit_manifest', 'update_point', 'readable_summary', 'wait_stopped', 'latest_run',
+           'forward_stop', 'ignore_stop_signals', 'PointJob', 'slurm_log', 'wait_points', 'slurm_sweep',
+           'submit_points', 'TrainJob', 'job_result', 'slurm_train', 'submit_train']
 
 # %% ../nbs/28_cluster.ipynb #24542f64
 SLURM_OPTIONS = {  # name: (default, what it means)
@@ -97,6 +97,40 @@ def slurm_options(cli: dict | None = None, **kw) -> dict:
     if 'sbatch' in given:  # extra flags add to the cluster's
         given['sbatch'] = {**out['sbatch'], **sbatch_flags(given['sbatch'])}
     return {**out, **check_slurm_options(given)}
+
+# %% ../nbs/28_cluster.ipynb #276df710
+def slurm_available(wait: float = 20.0) -> tuple[bool, str]:
+    "(True, ...) when SLURM's commands are on PATH, `sinfo` answers and a node takes jobs (asked for up to `wait` s); else (False, why)."
+    missing = [c for c in ('sbatch', 'srun', 'sinfo', 'squeue') if shutil.which(c) is None]
+    if missing:
+        return False, f"SLURM's commands are not on PATH (no {', '.join(missing)})"
+    t0 = time.time()
+    while True:
+        try:
+            r = subprocess.run(['sinfo', '-h', '-o', '%T'], capture_output=True, text=True, timeout=30)
+        except subprocess.TimeoutExpired:
+            return False, 'sinfo did not answer within 30 s'
+        if r.returncode:
+            return False, f'sinfo failed: {(r.stderr.strip().splitlines() or ["no output"])[-1]}'
+        states = sorted(set(r.stdout.split()))
+        if any(s.rstrip('*~#!%$@^-+') in ('idle', 'mixed', 'allocated', 'completing') for s in states):
+            return True, f'SLURM is up (nodes: {", ".join(states)})'
+        if not states or time.time() - t0 >= wait:  # (a node may be finishing a job: asked again until `wait`)
+            return False, f'no SLURM node takes jobs (nodes: {", ".join(states) or "none"})'
+        time.sleep(0.5)
+
+# %% ../nbs/28_cluster.ipynb #f599bf9d
+def slurm_or_skip(what: str = 'the SLURM tests') -> bool:
+    "For tests: True when SLURM is here; else one printed line saying why `what` skip, and False (under `CI=true`, a RuntimeError)."
+    ok, why = slurm_available()
+    if ok:
+        return True
+    if os.environ.get('CI', '').lower() in ('true', '1'):
+        raise RuntimeError(
+            f'{what} must run under CI (CI=true), but {why}; .ci/run starts SLURM with tools/slurm_local.sh start'
+        )
+    print(f'{what} skip: {why} (tools/slurm_local.sh start runs one on this machine)')
+    return False
 
 # %% ../nbs/28_cluster.ipynb #10006c81
 def slurm_partitions() -> list[str]:

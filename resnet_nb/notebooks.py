@@ -129,6 +129,7 @@ def run_notebook(
 ) -> Path:
     "Execute the training notebook with papermill; its executed copy ends up as `<run_dir>/train.ipynb`. Returns run_dir."
     import papermill as pm
+    from jupyter_client.kernelspec import NoSuchKernel
 
     nb_path = Path(notebook or train_notebook())
     params = {**(recipe_params(config, nb_path) if config else {}), **(params or {})}
@@ -143,14 +144,20 @@ def run_notebook(
         / f'{time.strftime("%Y%m%d-%H%M%S")}-{os.getpid()}-{full.get("name", "run")}.ipynb'
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    nb = pm.execute_notebook(
-        str(nb_path),
-        str(out),
-        parameters=params,
-        cwd=str(nb_path.parent),
-        log_output=log_output,
-        progress_bar=progress_bar,
-    )
+    try:
+        nb = pm.execute_notebook(
+            str(nb_path),
+            str(out),
+            parameters=params,
+            cwd=str(nb_path.parent),
+            log_output=log_output,
+            progress_bar=progress_bar,
+        )
+    except NoSuchKernel as e:  # jupyter_client's traceback would not say what to do
+        raise RuntimeError(
+            f'no Jupyter kernel named {e.name!r} here ({nb_path.name} asks for it); the fix: pip install ipykernel, '
+            "which provides 'python3' (jupyter kernelspec list shows the kernels there are)"
+        ) from None
     run_dir = run_dir_of(nb)
     if run_dir is None:
         raise RuntimeError(f'{nb_path.name} ended without reporting its run folder; see {out}')

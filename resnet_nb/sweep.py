@@ -4,7 +4,7 @@
 
 # %% ../nbs/27_sweep.ipynb #943aeb7d
 from __future__ import annotations
-import contextlib, hashlib, itertools, json, multiprocessing as mp, os, re, time
+import contextlib, hashlib, itertools, json, multiprocessing as mp, os, re, sys, time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -370,4 +370,9 @@ def sweep_command(args) -> list[dict]:
     sdir = resolve_path(args.runs_dir) / f'sweep-{name}'
     print(format_table(sweep_table(sdir)))
     print(f'manifest: {short_path(sdir / "sweep.json")}')
+    if failed := [r for r in recs if r.get('status') == 'failed']:
+        print(
+            f'sweep {name}: {len(failed)} of {len(recs)} points failed; see {short_path(sdir / "sweep.json")}',
+            file=sys.stderr,
+        )
     return recs
