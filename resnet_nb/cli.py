@@ -16,8 +16,8 @@ if TYPE_CHECKING:  # each command imports what it needs when it runs: `--help` a
 # %% auto #0
 __all__ = ['RUNS_COLUMNS', 'COMMANDS', 'SUBCOMMANDS', 'UsageError', 'cmd_train', 'cmd_resume', 'cmd_runs', 'cmd_cka', 'cmd_data',
            'cmd_sweep', 'executor_help', 'add_executor_flags', 'add_train_parser', 'add_sweep_parser',
-           'add_runs_parser', 'add_cka_parser', 'add_data_parser', 'add_resume_parser', 'build_parser', 'run_cli',
-           'main']
+           'add_runs_parser', 'add_cka_parser', 'add_data_parser', 'add_resume_parser', 'build_parser', 'parse_words',
+           'run_cli', 'main']
 
 # %% ../nbs/31_cli.ipynb #d8850a7c
 class UsageError(Exception):
@@ -32,6 +32,14 @@ def _config(config, words, extra: dict | None = None) -> TrainConfig:
         return make_config(config, {**parse_overrides(words), **(extra or {})})
     except (ValueError, TypeError, FileNotFoundError) as e:
         raise UsageError(str(e)) from None
+
+# %% ../nbs/31_cli.ipynb #04bbe163
+def _say_where(runs_dir: str, what: str) -> None:
+    "A runs folder given with `..` is said where it resolves, in one line, before anything is made there."
+    if '..' in Path(runs_dir).parts and int(os.environ.get('RANK', 0)) == 0:
+        from resnet_nb.core import resolve_path
+
+        print(f'{what} {runs_dir} is {resolve_path(runs_dir).resolve()}')
 
 # %% ../nbs/31_cli.ipynb #592074fb
 def _executors() -> dict:
@@ -85,6 +93,7 @@ def cmd_train(args, cbs=None) -> Path | str | None:
         return None
     if ex.name == 'local' and _slurm_flags(args):
         raise UsageError(f'{", ".join(_slurm_flags(args))}: only with --executor slurm (on one machine, torchrun)')
+    _say_where(cfg.runs_dir, 'runs_dir')
     return _train(cfg, cbs, ex, vars(args))
 
 # %% ../nbs/31_cli.ipynb #9e5cad1d
@@ -109,11 +118,15 @@ RUNS_COLUMNS = ['run', 'status', 'dataset', 'model', 'epochs', 'best_val_acc', '
 
 def cmd_runs(args, cbs=None) -> list[dict]:
     "`resnet_nb runs [RUNS_DIR] [--sort COLUMN]`"
-    from resnet_nb.core import format_table
+    from resnet_nb.core import format_table, resolve_path, short_path, short_repr
     from resnet_nb.runs import list_runs
 
     if args.sort and args.sort not in RUNS_COLUMNS:
         raise UsageError(f'--sort {args.sort!r} is not a column; columns: {", ".join(RUNS_COLUMNS)}')
+    where = resolve_path(args.runs_dir)
+    if not where.is_dir():
+        what = 'is a file, not a folder' if where.exists() else 'does not exist'
+        raise UsageError(f'{short_repr(args.runs_dir)} ({short_path(where)}) {what}; allowed: a folder of runs')
     rows = list_runs(args.runs_dir)
     if args.sort:  # accuracies best first, text columns A to Z; runs without a value last
         high = args.sort in ('best_val_acc', 'test_acc')
@@ -124,7 +137,7 @@ def cmd_runs(args, cbs=None) -> list[dict]:
 
 # %% ../nbs/31_cli.ipynb #94b17f5f
 def cmd_cka(args, cbs=None) -> Path:
-    "`resnet_nb cka RUN [RUN_B] [--out cka.png]`, implemented in `resnet_nb.inspect`."
+    "`resnet_nb cka RUN [RUN_B] [--out PNG]`, implemented in `resnet_nb.inspect`."
     from resnet_nb.inspect import cka_command
 
     try:
@@ -153,6 +166,9 @@ def cmd_sweep(args, cbs=None):
     from resnet_nb.sweep import sweep_command
 
     ex = _executor(args)
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f'--jobs {args.jobs} is not allowed; allowed: an integer >= 1 (points at once)')
+    _say_where(args.runs_dir, '--runs-dir')
     if ex.name == 'local' and _slurm_flags(args):
         raise UsageError(f'{", ".join(_slurm_flags(args))}: only with --executor slurm')
     if ex.name != 'local' and args.gpus_per_point:
@@ -324,7 +340,9 @@ def add_cka_parser(sub) -> argparse.ArgumentParser:
     k.add_argument(
         'run_b', nargs='?', default=None, help='a second run: every layer of RUN (rows) against RUN_B (columns)'
     )
-    k.add_argument('--out', default='cka.png', help='the PNG to write (default: cka.png)')
+    k.add_argument(
+        '--out', default=None, help="the PNG to write, or a folder to write it into (default: the run's folder)"
+    )
     k.add_argument('--split', default='test', choices=['val', 'test'], help='the split of the first run to compare on')
     k.add_argument('--n-batches', dest='n_batches', type=int, default=None, help='only the first N batches')
     k.add_argument('--device', default='cpu', help='cpu, cuda or mps')
@@ -387,12 +405,21 @@ def build_parser(commands: bool = True) -> argparse.ArgumentParser:
             sub.add_parser(name, help=line)
     return p
 
+# %% ../nbs/31_cli.ipynb #09532306
+def parse_words(p: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
+    "Parse `argv` with `p`; key=value words after an option flag join the command's `overrides` in their order."
+    args, extra = p.parse_known_args(argv)
+    if extra and hasattr(args, 'overrides') and all('=' in w and not w.startswith('-') for w in extra):
+        args.overrides = [*(args.overrides or []), *extra]
+        return args
+    return p.parse_args(argv)  # nothing left over, or argparse's own message for what is
+
 # %% ../nbs/31_cli.ipynb #39236dc6
 def run_cli(argv: list[str] | None = None, cbs: list | None = None):
     "Run a `resnet_nb` command line and return its result (a run folder, rows...); `cbs` are extra trainer callbacks."
     argv = sys.argv[1:] if argv is None else list(argv)
     p = build_parser(commands=any(a in COMMANDS for a in argv))  # none named (--help, --version): no torch
-    args = p.parse_args(argv)
+    args = parse_words(p, argv)
     if args.command is None:
         p.print_help()
         return None

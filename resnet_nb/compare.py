@@ -97,19 +97,18 @@ def compare_runs(
     for r in loaded:
         s, h = r['summary'], r['history']
         last = h[-1] if h else {}
-        rows.append(
-            dict(
-                run=r['run'].name,
-                **{k: r['config'].get(k) for k in hp},
-                epochs=len(h),
-                best_val_acc=first_value(s, 'best_val_acc', 'best_monitor'),
-                best_epoch=first_value(s, 'best_epoch'),
-                test_acc=first_value(s, 'test_acc'),
-                train_loss=last.get('train_loss'),
-                val_loss=last.get('val_loss'),
-                seconds=first_value(s, 'wall_time_s'),
-            )
+        done = dict(
+            epochs=len(h),
+            best_val_acc=first_value(s, 'best_val_acc', 'best_monitor'),
+            best_epoch=first_value(s, 'best_epoch'),
+            test_acc=first_value(s, 'test_acc'),
+            train_loss=last.get('train_loss'),
+            val_loss=last.get('val_loss'),
+            seconds=first_value(s, 'wall_time_s'),
         )
+        # a setting named like a result column (epochs: planned vs done) shows as config.<key>
+        cfg = {(f'config.{k}' if k in done else k): r['config'].get(k) for k in hp}
+        rows.append(dict(run=r['run'].name, **cfg, **done))
     t = RunTable(rows)
     return t.sort_by(sort, descending) if sort and rows else t
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #a49ae066
 from __future__ import annotations
-import contextlib, difflib, json, math, os, random, sys, tempfile
+import contextlib, difflib, json, math, os, random, reprlib, sys, tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -12,9 +12,9 @@ import numpy as np, torch, torch.nn as nn
 import torch.distributed as dist
 
 # %% auto #0
-__all__ = ['find_root', 'resolve_path', 'short_path', 'atomic_save', 'read_json', 'first_value', 'check_choice', 'lookup',
-           'is_num', 'format_value', 'format_table', 'seed_everything', 'resolve_device', 'dist_on', 'rank_world',
-           'DistInfo', 'setup_distributed', 'broadcast', 'unwrap', 'in_notebook', 'pid_alive']
+__all__ = ['find_root', 'resolve_path', 'short_path', 'atomic_save', 'read_json', 'first_value', 'short_repr', 'check_choice',
+           'lookup', 'is_num', 'format_value', 'format_table', 'seed_everything', 'resolve_device', 'dist_on',
+           'rank_world', 'DistInfo', 'setup_distributed', 'broadcast', 'unwrap', 'in_notebook', 'pid_alive']
 
 # %% ../nbs/00_core.ipynb #e56f762e
 def find_root(path: str | Path = '.') -> Path:
@@ -77,15 +77,26 @@ def first_value(d: dict, *names: str) -> Any:
     "The value of the first of `names` that `d` holds and that is not None."
     return next((d[n] for n in names if d.get(n) is not None), None)
 
+# %% ../nbs/00_core.ipynb #97b3fb38
+_ECHO = reprlib.Repr()
+_ECHO.maxlevel, _ECHO.maxstring, _ECHO.maxother, _ECHO.maxlong = 3, 80, 80, 40
+_ECHO.maxdict = _ECHO.maxlist = _ECHO.maxtuple = _ECHO.maxset = 6
+
+
+def short_repr(v: Any, limit: int = 120) -> str:
+    "`repr(v)` for a one-line message: long strings, numbers and containers cut with `...`, never over `limit` characters."
+    s = _ECHO.repr(v).replace('\n', ' ')
+    return s if len(s) <= limit else s[: limit - 3] + '...'
+
 # %% ../nbs/00_core.ipynb #4ae387b1
 def check_choice(what: str, value: Any, allowed: Iterable, extra: str = '') -> None:
     "Raise a one-line ValueError if `value` is not in `allowed`: the setting, the value, did-you-mean and the allowed values."
     allowed = list(allowed)
     if value in allowed:
         return
-    close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1)
+    close = difflib.get_close_matches(str(value)[:200], [str(a) for a in allowed], n=1)
     hint = f' (did you mean {close[0]!r}?)' if close else ''
-    raise ValueError(f'{what}={value!r} is not allowed{hint}; allowed: {", ".join(map(str, allowed))}{extra}')
+    raise ValueError(f'{what}={short_repr(value)} is not allowed{hint}; allowed: {", ".join(map(str, allowed))}{extra}')
 
 
 def lookup(registry: dict, name: Any, what: str) -> Any:

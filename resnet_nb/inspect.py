@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional
 import torch, torch.nn as nn
 from torch import Tensor
-from .core import check_choice, format_table, short_path, unwrap
+from .core import check_choice, format_table, short_path, short_repr, unwrap
 from .similarity import MinibatchCKA, gram
 from .similarity import hsic, linear_cka  # noqa: F401  (the maths moved there; still importable from here)
 from .data import ImageData
@@ -392,11 +392,20 @@ def cka_runs(runs: list, split: str = 'test', data=None, n_batches: int | None =
 
 # %% ../nbs/25_inspect.ipynb #0fad5c27
 def cka_command(args) -> Path:
-    "`resnet_nb cka RUN [RUN_B] [--out cka.png]`: save the CKA heatmap of a run (or of run against run_b) as a PNG; print where."
+    "`resnet_nb cka RUN [RUN_B] [--out PNG]`: save the CKA heatmap of a run (or of run against run_b) as a PNG (default: in the run's folder); print where."
     import matplotlib.pyplot as plt
 
     split, nb, dev = getattr(args, 'split', 'test'), getattr(args, 'n_batches', None), getattr(args, 'device', 'cpu')
     check_choice('split', split, ('val', 'test'))
+    if nb is not None and (isinstance(nb, bool) or not isinstance(nb, int) or nb < 1):
+        raise ValueError(
+            f'--n-batches {short_repr(nb)} is not allowed; allowed: an integer >= 1 (default: the whole split)'
+        )
+    run_b = getattr(args, 'run_b', None)
+    default = 'cka.png' if run_b is None else f'cka-{Run.open(run_b).name}.png'
+    out = Path(getattr(args, 'out', None) or Run.open(args.run).path / default)
+    if out.is_dir():
+        out = out / default
     if getattr(args, 'run_b', None) is None:
         fig = cka_runs([args.run], split, n_batches=nb, device=dev)[0]
     else:
@@ -406,9 +415,9 @@ def cka_command(args) -> Path:
         ax = plot_cka(m, default_layers(ma), default_layers(mb), title=f'linear CKA ({split})')
         ax.set(ylabel=ra.name, xlabel=rb.name)
         fig = ax.figure
-    out = Path(getattr(args, 'out', None) or 'cka.png')
+    replaced = out.exists()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100, bbox_inches='tight')
     plt.close(fig)
-    print(f'CKA heatmap: {short_path(out)}')
+    print(f'CKA heatmap: {short_path(out)}' + (' (replaced the previous one)' if replaced else ''))
     return out

@@ -16,8 +16,21 @@ from .learner import Callback
 from .callbacks import METRIC_KEYS
 
 # %% auto #0
-__all__ = ['CSV_COLUMNS', 'format_row', 'FileLogCB', 'CSVLoggerCB', 'TensorBoardCB', 'TerminalProgressCB', 'environment_info',
-           'model_summary', 'load_history', 'best_of', 'SummaryCB', 'HParamsCB']
+__all__ = ['CSV_COLUMNS', 'check_inside', 'format_row', 'FileLogCB', 'CSVLoggerCB', 'TensorBoardCB', 'TerminalProgressCB',
+           'environment_info', 'model_summary', 'load_history', 'best_of', 'SummaryCB', 'HParamsCB']
+
+# %% ../nbs/18_logs.ipynb #0abae017
+def check_inside(path: str | Path, folder: str | Path | None = None) -> Path:
+    "`path`, unless it is a symbolic link that leads outside `folder` (default: its parent): then a ValueError naming both."
+    path = Path(path)
+    if path.is_symlink():
+        target, root = path.resolve(), Path(folder or path.parent).resolve()
+        if not target.is_relative_to(root):
+            raise ValueError(
+                f'{short_path(path)} is a symbolic link to {target}, outside {short_path(root)}; '
+                'a run writes only inside its own folder: remove the link'
+            )
+    return path
 
 # %% ../nbs/18_logs.ipynb #d28e37c3
 def _ts() -> str:
@@ -46,7 +59,7 @@ class FileLogCB(Callback):
         self.path, self.header = Path(path), header
 
     def write_log(self, msg: str):
-        with open(self.path, 'a') as f:
+        with open(check_inside(self.path), 'a') as f:
             f.writelines(f'{_ts()} | {line}\n' for line in (str(msg).splitlines() or ['']))
 
     def before_fit(self, learn):

@@ -88,6 +88,10 @@ def freeze(model: nn.Module, upto: Optional[str] = None) -> nn.Module:
         raise ValueError(
             f'freeze: upto={upto!r} is not a top-level child of {type(m).__name__}; allowed: {", ".join(names)}'
         )
+    trains = [i for i, n in enumerate(names) if any(p.requires_grad for p in getattr(m, n).parameters())]
+    if not trains or names.index(upto) >= trains[-1]:  # freezing all of them would train nothing
+        ok = ', '.join(names[: trains[-1]]) if trains else 'nothing (no trainable parameters)'
+        raise ValueError(f'freeze: upto={upto!r} leaves no parameter to train; allowed: {ok}')
     for n in names[: names.index(upto) + 1]:
         setattr(m, n, _swap_norms(getattr(m, n), True).requires_grad_(False))
     return model

@@ -21,6 +21,7 @@ from resnet_nb.core import (
     seed_everything,
     setup_distributed,
     short_path,
+    short_repr,
     unwrap,
     DistInfo,
 )
@@ -406,8 +407,8 @@ def check_before_data(cfg: TrainConfig) -> None:
     try:
         with torch.device('meta'):
             create_model(cfg.model, num_classes=2, **cfg.model_kwargs)
-    except TypeError as e:
-        raise ValueError(f'TrainConfig.model_kwargs={cfg.model_kwargs!r} is not allowed: {e}') from None
+    except (TypeError, ValueError) as e:  # an unknown argument, or a value of the wrong kind ({depths: abc})
+        raise ValueError(f'TrainConfig.model_kwargs={short_repr(cfg.model_kwargs)} is not allowed: {e}') from None
     except Exception:
         pass  # anything else shows up, with its own message, when the real model is built
 

@@ -8,11 +8,10 @@ import contextlib, hashlib, itertools, json, multiprocessing as mp, os, re, sys,
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, NamedTuple
-import yaml
 from .core import resolve_path, short_path, read_json, first_value, atomic_save, format_table, lookup
 from filelock import FileLock, Timeout
-from .config import parse_value
-from .recipes import config_changes, make_config
+from .config import check_name, parse_value
+from .recipes import config_changes, make_config, read_yaml_file
 from .notebooks import notebook_defaults, recipe_params, run_notebook, stderr_to
 from .runs import Run, RunError, find_run, train
 
@@ -50,6 +49,9 @@ def expand_grid(grid: dict | None = None, base: dict | None = None, points: list
     "All points of a sweep: `base` updated by each combination of `grid` values, then by each explicit point."
     grid, base = grid or {}, base or {}
     axes = {k: v if isinstance(v, (list, tuple)) else [v] for k, v in grid.items()}
+    empty = [k for k, v in axes.items() if not v]
+    if empty:
+        raise ValueError(f'grid axis {empty[0]!r} has no values; allowed: a value or a non-empty list of values')
     out = [{**base, **dict(zip(axes, combo))} for combo in itertools.product(*axes.values())] if axes else []
     out += [{**base, **p} for p in points or []]
     if not out:
@@ -66,15 +68,44 @@ def load_grid(path: str | Path) -> dict:
     f = resolve_path(path)
     if not f.is_file():
         raise FileNotFoundError(f'sweep file {str(path)!r} not found (looked for {f})')
-    d = yaml.safe_load(f.read_text()) or {}
+    d = read_yaml_file(f, 'sweep file') or {}
     if not isinstance(d, dict):
-        raise ValueError(f'sweep file {path} must be a mapping, got {type(d).__name__}')
+        raise ValueError(f'sweep file {short_path(f)} must be a mapping, got {type(d).__name__}')
     if not set(d) & _GRID_KEYS:
         d = {'grid': d}
     extra = set(d) - _GRID_KEYS
     if extra:
-        raise ValueError(f'sweep file {path}: unknown top-level keys {sorted(extra)}; allowed: {sorted(_GRID_KEYS)}')
+        raise ValueError(
+            f'sweep file {short_path(f)}: unknown top-level keys {sorted(map(str, extra))[:10]}; allowed: {sorted(_GRID_KEYS)}'
+        )
+    _check_grid_shape(d, short_path(f))
     return d
+
+
+def _check_grid_shape(d: dict, f: str) -> None:
+    "One line naming the file and the part of it that has the wrong shape."
+    shapes = {'grid': dict, 'base': dict, 'points': list, 'config': (str, dict)}
+    for k, tp in shapes.items():
+        if d.get(k) is not None and not isinstance(d[k], tp):
+            want = {
+                'grid': 'a mapping of key: [values]',
+                'base': 'a mapping of settings',
+                'points': 'a list of mappings',
+                'config': 'a recipe name, a file or a mapping',
+            }[k]
+            raise ValueError(f'sweep file {f}: {k} is {type(d[k]).__name__}; allowed: {want}')
+    bad = [i for i, p in enumerate(d.get('points') or []) if not isinstance(p, dict)]
+    if bad:
+        raise ValueError(
+            f'sweep file {f}: points[{bad[0]}] is {type(d["points"][bad[0]]).__name__}; allowed: a mapping of settings'
+        )
+    empty = [k for k, v in (d.get('grid') or {}).items() if isinstance(v, (list, tuple)) and not v]
+    if empty:
+        raise ValueError(
+            f'sweep file {f}: grid axis {empty[0]!r} has no values; allowed: a value or a non-empty list of values'
+        )
+    if d.get('name') is not None:
+        check_name(d['name'], f'sweep file {f}: name')
 
 # %% ../nbs/27_sweep.ipynb #473d1d38
 def load_manifest(sweep_dir: str | Path) -> dict:
@@ -240,7 +271,7 @@ def run_sweep(
             f'--jobs={jobs} is not allowed with --gpus-per-point={gpus_per_point}: {len(groups)} GPU group(s) here; '
             f'allowed: 1 to {len(groups)}'
         )
-    sdir = resolve_path(runs_dir) / f'sweep-{name}'
+    sdir = resolve_path(runs_dir) / f'sweep-{check_name(name, "sweep name")}'
     with sweep_lock(sdir, name):
         return _sweep_locked(points, name, sdir, jobs, notebook, retry_failed, verbose, axes, groups)
 
@@ -354,7 +385,7 @@ def sweep_command(args) -> list[dict]:
     fixed, axes = parse_sweep_words(args.overrides)
     base = {**recipe_params(args.config or g.get('config') or {}), **(g.get('base') or {}), **fixed}
     points = expand_grid({**(g.get('grid') or {}), **axes}, base, g.get('points'))
-    name = args.name or g.get('name') or '-'.join(axes) or 'sweep'
+    name = check_name(args.name or g.get('name') or '-'.join(axes) or 'sweep', 'sweep name')
     if (
         args.dry_run
     ):  # each point: the values that vary, then the other settings that differ from TrainConfig's defaults
