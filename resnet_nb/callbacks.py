@@ -7,14 +7,14 @@ from __future__ import annotations
 import contextlib, math, signal, threading, time
 import torch, torch.nn as nn
 import torch.distributed as dist
-from .core import check_choice, dist_on
+from .core import check_choice, dist_on, unwrap
 from .config import PRECISIONS, MONITORS
 from .learner import Callback, CancelBatchException, CancelFitException, CancelTrainException
 
 # %% auto #0
 __all__ = ['METRIC_KEYS', 'DeviceCB', 'MetricsCB', 'SchedulerCB', 'StepLimitCB', 'MixedPrecisionCB', 'GradClipCB',
-           'precision_callbacks', 'NonFiniteError', 'NonFiniteCB', 'improved', 'EarlyStoppingCB', 'RunInterrupted',
-           'stop_on_signals', 'SignalStopCB']
+           'precision_callbacks', 'nonfinite_tensors', 'NonFiniteError', 'NonFiniteCB', 'improved', 'EarlyStoppingCB',
+           'RunInterrupted', 'stop_on_signals', 'SignalStopCB']
 
 # %% ../nbs/17_callbacks.ipynb #c209eab0
 class DeviceCB(Callback):
@@ -218,13 +218,28 @@ def precision_callbacks(precision: str, device_type: str = 'cpu') -> list:
     check_choice('precision', precision, PRECISIONS)
     return [] if PRECISIONS[precision] is None else [MixedPrecisionCB(precision, device_type)]
 
+# %% ../nbs/17_callbacks.ipynb #059bc59a
+def nonfinite_tensors(model: nn.Module) -> list[str]:
+    "The floating-point parameters and buffers of `model` holding a NaN or an infinity, as 'parameter NAME' or 'buffer NAME' (one read on the host)."
+    m = unwrap(model)
+    named = [
+        (f'{kind} {n}', t)
+        for kind, items in (('parameter', m.named_parameters()), ('buffer', m.named_buffers()))
+        for n, t in items
+        if t.is_floating_point()
+    ]
+    if not named:
+        return []
+    ok = torch.stack([torch.isfinite(t.detach()).all().to(named[0][1].device) for _, t in named]).tolist()
+    return [n for (n, _), good in zip(named, ok) if not good]
+
 # %% ../nbs/17_callbacks.ipynb #2abe8e5d
 class NonFiniteError(RuntimeError):
-    "Training produced a NaN or infinite loss."
+    "Training produced a NaN or infinite loss, weight or buffer."
 
 
 class NonFiniteCB(Callback):
-    "Stop on a non-finite training loss (found on the device, read once per epoch), or skip such batches (`mode='skip'`), counted and logged."
+    "Stop on a non-finite training loss (found on the device, read once per epoch) or skip such batches (`mode='skip'`); stop on non-finite weights or buffers."
 
     order = -5
 
@@ -255,6 +270,12 @@ class NonFiniteCB(Callback):
             raise NonFiniteError(
                 f'non-finite loss (NaN or inf) at epoch {learn.epoch + 1}, step {step}: the run stops; its checkpoints keep the last '
                 'finite weights (try a lower lr, grad_clip, or nonfinite=skip)'
+            )
+        if bad := nonfinite_tensors(learn.model):  # e.g. BatchNorm's running_var, overflowed under a finite loss
+            more = f' ({len(bad) - 1} more too)' if len(bad) > 1 else ''
+            raise NonFiniteError(
+                f'after epoch {learn.epoch + 1}, {bad[0]} holds NaN or inf{more}: the run stops; its checkpoints keep the '
+                'last finite weights (try a lower lr or grad_clip)'
             )
 
 # %% ../nbs/17_callbacks.ipynb #a4365155

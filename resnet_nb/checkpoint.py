@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Optional
 import numpy as np, torch, torch.nn as nn
 import torch.distributed as dist
-from .core import atomic_save, dist_on, rank_world, unwrap
-from .config import MONITORS
+from .core import atomic_save, dist_on, rank_world, short_path, unwrap
+from .config import MONITORS, TrainConfig
 from .learner import Callback, Learner
-from .callbacks import NonFiniteError, improved
+from .callbacks import NonFiniteError, improved, nonfinite_tensors
 
 # %% auto #0
 __all__ = ['CKPT_FORMAT', 'rng_states', 'set_rng_states', 'rank_state', 'gather_rank_states', 'pick_rank_state',
            'checkpoint_state', 'save_checkpoint', 'load_checkpoint', 'load_model_state', 'restore_checkpoint',
-           'CheckpointCB']
+           'restore_run', 'CheckpointCB']
 
 # %% ../nbs/20_checkpoint.ipynb #4c6718c5
 CKPT_FORMAT = 'resnet_nb-checkpoint-v1'
@@ -169,6 +169,22 @@ def restore_checkpoint(learn: Learner, ck: dict) -> None:
     if note and rank_world()[0] == 0:
         learn.log(note)
 
+# %% ../nbs/20_checkpoint.ipynb #113e6b2e
+def restore_run(learn: Learner, run_dir: str | Path, ck: dict, cfg: TrainConfig) -> None:
+    "Put checkpoint `ck` of the run in `run_dir` back into `learn` (the optimizer state afresh with `fresh_optimizer`) and log what changed."
+    if cfg.fresh_optimizer:
+        ck = {**ck, 'opt': None}
+        learn.log(
+            'fresh_optimizer=true: the optimizer state starts afresh (weights, schedule and random states are restored)'
+        )
+    restore_checkpoint(learn, ck)
+    old, now = ck.get('config') or {}, cfg.replace(resume=None).to_dict()
+    diff = {k: (old.get(k), v) for k, v in now.items() if k in old and old[k] != v}
+    learn.log(
+        f'resumed from {short_path(ck["path"], run_dir)} after epoch {ck["epoch"]} (step {ck["step"]})'
+        + (f'; changed: {diff}' if diff else '')
+    )
+
 # %% ../nbs/20_checkpoint.ipynb #b39673a4
 class CheckpointCB(Callback):
     "Save `last.pt` every `save_every` epochs and at the end, and `best.pt` when `monitor` improves (atomic writes)."
@@ -199,10 +215,10 @@ class CheckpointCB(Callback):
             self.saved_epoch = learn.history[-1]['epoch']
         if rank_world()[0] != 0:
             return
-        bad = [n for n, p in unwrap(learn.model).named_parameters() if not torch.isfinite(p).all()]
-        if bad:  # never overwrite a good checkpoint with broken weights
+        if bad := nonfinite_tensors(learn.model):  # never overwrite a good checkpoint with broken weights or buffers
             raise NonFiniteError(
-                f'epoch {learn.history[-1]["epoch"]}: weights are not finite ({", ".join(bad[:3])}...); no checkpoint written'
+                f'epoch {learn.history[-1]["epoch"]}: not finite: {", ".join(bad[:3])}{"..." if len(bad) > 3 else ""}; '
+                'no checkpoint written'
             )
         buf = io.BytesIO()
         torch.save(checkpoint_state(learn, ranks, self.config), buf)  # serialise once, write one or two files

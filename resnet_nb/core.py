@@ -4,17 +4,23 @@
 
 # %% ../nbs/00_core.ipynb #a49ae066
 from __future__ import annotations
-import contextlib, difflib, json, math, os, random, reprlib, sys, tempfile
+import contextlib, datetime, difflib, json, math, os, platform, random, reprlib, sys, tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 import numpy as np, torch, torch.nn as nn
 import torch.distributed as dist
 
+try:
+    import fcntl
+except ImportError:  # Windows has no flock: there a lock is its record alone
+    fcntl = None
+
 # %% auto #0
 __all__ = ['find_root', 'resolve_path', 'short_path', 'atomic_save', 'read_json', 'first_value', 'short_repr', 'check_choice',
            'lookup', 'is_num', 'format_value', 'format_table', 'seed_everything', 'resolve_device', 'dist_on',
-           'rank_world', 'DistInfo', 'setup_distributed', 'broadcast', 'unwrap', 'in_notebook', 'pid_alive']
+           'rank_world', 'DistInfo', 'setup_distributed', 'broadcast', 'unwrap', 'in_notebook', 'pid_alive', 'LockHeld',
+           'lock_record', 'lock_holder', 'holder_gone', 'hold_lock']
 
 # %% ../nbs/00_core.ipynb #e56f762e
 def find_root(path: str | Path = '.') -> Path:
@@ -57,9 +63,11 @@ def atomic_save(obj: Any, path) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno is not None and not e.filename:  # a full disk: say which file
+            raise OSError(e.errno, e.strerror, str(path)) from None
         raise
     return path
 
@@ -240,3 +248,93 @@ def pid_alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
+
+# %% ../nbs/00_core.ipynb #975ac337
+class LockHeld(ValueError):
+    "A folder whose lock another live process holds (`hold_lock`); the message names the holder and what to do."
+
+
+def lock_record() -> dict:
+    "This process as a lock file records it: pid, host, start time and, under SLURM, the job id and restart count."
+    me = {'pid': os.getpid(), 'host': platform.node(), 'started': datetime.datetime.now().isoformat(timespec='seconds')}
+    if os.environ.get('SLURM_JOB_ID'):
+        me.update(slurm_job=os.environ['SLURM_JOB_ID'], slurm_restart=int(os.environ.get('SLURM_RESTART_COUNT') or 0))
+    return me
+
+
+def lock_holder(rec: dict) -> str:
+    "A lock's holder in words: `pid 123 on host n1 since 2026-01-02T03:04:05 (SLURM job 77)`."
+    job = f' (SLURM job {rec["slurm_job"]})' if rec.get('slurm_job') else ''
+    return f'pid {rec.get("pid")} on host {rec.get("host")} since {rec.get("started")}{job}'
+
+
+def holder_gone(rec: dict, me: dict) -> str | None:
+    "Why `me` may take over the lock of `rec`: its process is gone (same host) or `me` is a later run of its SLURM job; else None."
+    if rec.get('host') == me['host']:
+        return None if pid_alive(rec.get('pid')) else 'its process is gone'
+    if rec.get('slurm_job') and rec['slurm_job'] == me.get('slurm_job'):
+        return f'this is a later run of its SLURM job (restart {me.get("slurm_restart", 0)})'
+    return None
+
+# %% ../nbs/00_core.ipynb #6498ee90
+@contextlib.contextmanager
+def _flocked(path: Path, create: bool = True):
+    "`path` open under `flock` for a moment (reopened if it was replaced meanwhile); None if it is missing and not `create`."
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0), 0o644)
+        except FileNotFoundError:
+            if create:
+                raise
+            yield None
+            return
+        try:
+            if fcntl is not None:
+                with contextlib.suppress(OSError):  # a filesystem without flock: the record alone decides
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                yield fd
+                return
+        finally:
+            os.close(fd)
+
+
+def _read_record(fd: int) -> dict:
+    try:
+        d = json.loads(os.pread(fd, 1 << 16, 0) or b'{}')
+    except ValueError:
+        return {}  # cut short by a kill while it was written: nobody holds it
+    return d if isinstance(d, dict) else {}
+
+
+@contextlib.contextmanager
+def hold_lock(path: str | Path, what: str = 'this folder'):
+    "Hold lock file `path` while the block runs; yields the record of a gone holder it took over (None if it was free). A live holder is a `LockHeld`."
+    path, me = Path(path), lock_record()
+    with _flocked(path) as fd:
+        old = _read_record(fd)
+        why = holder_gone(old, me) if old else None
+        if old and why is None:
+            todo = (
+                'wait for it to end or stop it (a lock whose process has died is taken over by the next writer)'
+                if old.get('host') == me['host']
+                else f'it cannot be checked from here: wait for it to end, or, once sure it is gone, delete {short_path(path)}'
+            )
+            raise LockHeld(f'{what} is being written by {lock_holder(old)}; {todo}')
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(me).encode(), 0)
+            os.fsync(fd)
+        except OSError as e:
+            path.unlink(missing_ok=True)  # a full disk: no half-written lock is left
+            raise OSError(e.errno, e.strerror, str(path)) from None
+    try:
+        yield {**old, 'why': why} if old else None
+    finally:
+        with _flocked(path, create=False) as fd:
+            if fd is not None and _read_record(fd) == me:
+                path.unlink()

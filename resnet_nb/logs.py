@@ -378,9 +378,14 @@ class SummaryCB(Callback):
             learn.log(f'resume with: resnet_nb resume {short_path(self.path.parent)}')
 
     def finish(self, learn, status: str, extra: dict | None = None):
-        "The final summary and the log's last line."
+        "The final summary and the log's last line; a summary that cannot be written (a full disk) is said in the log, and raised."
         self.done = True
-        self.write(learn, status, extra)
+        try:
+            self.write(learn, status, extra)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                learn.log(f'run {status}, but summary.json could not be written ({e}): it does not say {status}')
+            raise
         learn.log(
             f'status: {status}, wall time {time.time() - self.t0:.1f}s, run folder {short_path(self.path.parent)}'
         )

@@ -4,7 +4,7 @@
 
 # %% ../nbs/23_runs.ipynb #9a63283cbaf04dbcab1f6479b197f3a8
 from __future__ import annotations
-import csv, datetime, itertools, json, platform, re, shutil, tempfile
+import contextlib, csv, datetime, itertools, json, platform, re, shutil, sys, tempfile
 from pathlib import Path
 from typing import Optional
 import torch, torch.nn as nn, yaml
@@ -15,6 +15,8 @@ from resnet_nb.core import (
     broadcast,
     check_choice,
     first_value,
+    hold_lock,
+    lock_holder,
     pid_alive,
     resolve_device,
     resolve_path,
@@ -43,7 +45,7 @@ from resnet_nb.checkpoint import (
     CheckpointCB,
     load_checkpoint,
     load_model_state,
-    restore_checkpoint,
+    restore_run,
     rng_states,
     set_rng_states,
 )
@@ -51,7 +53,7 @@ from .trainer import TestCB, build_dataloaders, build_learner, fit, progress_cal
 
 # %% auto #0
 __all__ = ['make_run_dir', 'find_run', 'find_runs', 'RunError', 'read_mapping', 'read_summary', 'Run', 'check_resume',
-           'list_runs', 'summary_lines', 'run_callbacks', 'check_before_data', 'restore_run', 'train']
+           'list_runs', 'summary_lines', 'run_callbacks', 'check_before_data', 'train']
 
 # %% ../nbs/23_runs.ipynb #8edb47106e1a46a883d545849b8ab81b
 def make_run_dir(runs_dir='runs', name: str = 'run') -> Path:
@@ -121,7 +123,7 @@ def read_summary(path: Path) -> dict:
 
 # %% ../nbs/23_runs.ipynb #8a65eabff63a45729fe45fb5ade58bdc
 class Run:
-    "One run folder: make or open it, read its config, summary, history and checkpoints, load its model and data, resume it."
+    "One run folder: make, lock or open it, read its config, summary, history and checkpoints, load its model and data, resume it."
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -150,6 +152,19 @@ class Run:
     def new(cls, cfg: TrainConfig) -> Run:
         "The new, empty folder of a run of `cfg`: `runs_dir/<YYYYmmdd-HHMMSS>-<run name>`."
         return cls(make_run_dir(cfg.runs_dir, cfg.run_name))
+
+    def lock(self):
+        "Hold the folder for this process while the block runs (`.lock`, see `hold_lock`); yields the record of a dead holder it took over, or None."
+        return hold_lock(self / '.lock', f'run {short_path(self.path)}')
+
+    def discard_unstarted(self, exc_type, exc, tb) -> None:
+        "The `__exit__` of a new run's session: one that failed before its first summary or checkpoint leaves no folder, and says so."
+        if exc_type is not None and not (self / 'summary.json').exists() and not self.checkpoints:
+            shutil.rmtree(self.path, ignore_errors=True)
+            print(
+                f'run folder {short_path(self.path)} removed: the run failed before its summary was written',
+                file=sys.stderr,
+            )
 
     @classmethod
     def open(cls, run: str | Path | Run, runs_dir: str | Path = 'runs') -> Run:
@@ -412,22 +427,6 @@ def check_before_data(cfg: TrainConfig) -> None:
     except Exception:
         pass  # anything else shows up, with its own message, when the real model is built
 
-# %% ../nbs/23_runs.ipynb #a50416e276a0479cbe66534ed1713a40
-def restore_run(learn: Learner, run: Run, ck: dict, cfg: TrainConfig) -> None:
-    "Put checkpoint `ck` of `run` back into `learn` (the optimizer state afresh with `fresh_optimizer`) and log what changed."
-    if cfg.fresh_optimizer:
-        ck = {**ck, 'opt': None}
-        learn.log(
-            'fresh_optimizer=true: the optimizer state starts afresh (weights, schedule and random states are restored)'
-        )
-    restore_checkpoint(learn, ck)
-    old, now = ck.get('config') or {}, cfg.replace(resume=None).to_dict()
-    diff = {k: (old.get(k), v) for k, v in now.items() if k in old and old[k] != v}
-    learn.log(
-        f'resumed from {short_path(ck["path"], run.path)} after epoch {ck["epoch"]} (step {ck["step"]})'
-        + (f'; changed: {diff}' if diff else '')
-    )
-
 # %% ../nbs/23_runs.ipynb #46a27a456b804aa2a380d5edf15a5daf
 def train(cfg: TrainConfig, cbs: Optional[list] = None) -> Path:
     "Run a whole training session for `cfg` (fit, then test the best checkpoint) and return its run folder."
@@ -444,30 +443,40 @@ def train(cfg: TrainConfig, cbs: Optional[list] = None) -> Path:
 
 
 def _session(cfg: TrainConfig, cbs: list, di: DistInfo) -> Run:
-    device = resolve_device(cfg.device, di.local_rank)
-    resumed = Run.to_resume(cfg) if cfg.resume and di.is_main else None
-    resumed = broadcast(str(resumed.path) if resumed else None, di)
-    resumed = Run(resumed) if resumed else None
-    ck = resumed.checkpoint('last') if resumed and 'last' in resumed.checkpoints else None
-    if ck is not None:
-        check_resume(ck, cfg)  # before any work
-    check_before_data(cfg)
-    seed_everything(cfg.seed, cfg.deterministic)
-    learn = build_learner(cfg, di, device)  # data and model problems surface here, before any folder is made
-    if di.is_main and resumed:
-        resumed.prepare_resume(has_checkpoint=ck is not None)
-    run = (resumed or Run.new(cfg)) if di.is_main else None
-    run = Run(broadcast(str(run.path) if run else None, di))
-    for cb in run_callbacks(learn, run, cfg, di, resumed=ck is not None) + cbs:
-        learn.add_cb(cb)
-    if resumed and ck is None:
-        learn.log('no checkpoint was written before the run stopped: it restarts from the beginning in the same folder')
-    if ck is not None:
-        restore_run(learn, run, ck, cfg)
-    if di.is_main:
-        atomic_save(cfg.replace(resume=None).to_yaml(), run / 'config.yaml')
-    fit(learn)
-    return run
+    with contextlib.ExitStack() as held:  # rank 0 holds the run folder's lock until the session ends
+        device = resolve_device(cfg.device, di.local_rank)
+        resumed = Run.to_resume(cfg) if cfg.resume and di.is_main else None
+        took = held.enter_context(resumed.lock()) if resumed else None  # before anything in it is read or removed
+        resumed = broadcast(str(resumed.path) if resumed else None, di)
+        resumed = Run(resumed) if resumed else None
+        ck = resumed.checkpoint('last') if resumed and 'last' in resumed.checkpoints else None
+        if ck is not None:
+            check_resume(ck, cfg)  # before any work
+        check_before_data(cfg)
+        seed_everything(cfg.seed, cfg.deterministic)
+        learn = build_learner(cfg, di, device)  # data and model problems surface here, before any folder is made
+        if di.is_main and resumed:
+            resumed.prepare_resume(has_checkpoint=ck is not None)
+        run = resumed
+        if di.is_main and not resumed:
+            run = Run.new(cfg)
+            held.push(run.discard_unstarted)
+            held.enter_context(run.lock())
+        run = Run(broadcast(str(run.path) if run else None, di))
+        for cb in run_callbacks(learn, run, cfg, di, resumed=ck is not None) + cbs:
+            learn.add_cb(cb)
+        if took:
+            learn.log(f'took over the lock of {lock_holder(took)}: {took["why"]}')
+        if resumed and ck is None:
+            learn.log(
+                'no checkpoint was written before the run stopped: it restarts from the beginning in the same folder'
+            )
+        if ck is not None:
+            restore_run(learn, run.path, ck, cfg)
+        if di.is_main:
+            atomic_save(cfg.replace(resume=None).to_yaml(), run / 'config.yaml')
+        fit(learn)
+        return run
 
 # %% ../nbs/23_runs.ipynb #d6ca27006b894b04b6fc8b79396e2797
 @patch
