@@ -38,7 +38,7 @@ if [ "$SMOKE" = 1 ]; then
   RES=${RESULTS_DIR:-$KIT/smoke-results}; DEVICE=cpu; SEEDS=1; PLAIN_SEEDS=1
   DATA_KW='{path: cifar10-q75, size: 32, max_per_class: 10}'
   # seconds-long runs: 2 steps, no compile, a validation split the tiny data allows
-  SMALL=(device=cpu compile=false epochs=1 max_steps=2 batch_size=8 eval_batch_size=64 val_split=0.2)
+  SMALL=(compile=false epochs=1 max_steps=2 batch_size=8 eval_batch_size=64 val_split=0.2)
 else
   RES=${RESULTS_DIR:-bench/results}; DEVICE=cuda
   DATA_KW='{path: cifar10-q75, size: 32}'
