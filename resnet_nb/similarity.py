@@ -8,9 +8,10 @@ import warnings
 from typing import Callable, Optional
 import torch
 from torch import Tensor
+from .core import lookup
 
 # %% auto #0
-__all__ = ['gram', 'center_gram', 'hsic', 'linear_cka', 'MinibatchCKA']
+__all__ = ['SIMILARITIES', 'gram', 'center_gram', 'hsic', 'linear_cka', 'MinibatchCKA', 'register_similarity', 'get_similarity']
 
 # %% ../nbs/01_similarity.ipynb #20c17448
 def gram(x: Tensor) -> Tensor:
@@ -87,3 +88,20 @@ class MinibatchCKA:
             raise ValueError('n_batches=0 is not allowed; allowed: at least one batch of >= 4 samples')
         label = lambda side, i: None if side == 'B' and self.same else f'layer {i} of {side}'  # B is A: say it once
         return _cka(*self.sums, label).cpu()
+
+# %% ../nbs/01_similarity.ipynb #fa60daa6
+SIMILARITIES: dict[str, Callable[..., float]] = {}
+
+# %% ../nbs/01_similarity.ipynb #61bdd3d2
+def register_similarity(name: str, fn: Callable[..., float]) -> Callable[..., float]:
+    "Make `fn(x, y, **kwargs) -> float` (two representations `[n, ...]` of the same inputs) available as `name`."
+    SIMILARITIES[name] = fn
+    return fn
+
+# %% ../nbs/01_similarity.ipynb #dfcea0da
+def get_similarity(name: str) -> Callable[..., float]:
+    "The measure registered as `name`, or a one-line error listing the names that exist."
+    return lookup(SIMILARITIES, name, 'measure')
+
+# %% ../nbs/01_similarity.ipynb #ad401328
+register_similarity('linear_cka', linear_cka)
