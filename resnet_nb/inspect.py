@@ -257,14 +257,10 @@ class ActivationStatsCB(_Recorder):
                 extent=ext,
                 interpolation='nearest',
             )
-            ax.set_title(self.names[j], fontsize=9)
-            ax.tick_params(labelsize=7)
-            if j // ncols == nrows - 1 or j + ncols >= n:
-                ax.set_xlabel('step', fontsize=8)
-            if j % ncols == 0:
-                ax.set_ylabel('|x|', fontsize=8)
+            ax.set_title(self.names[j], fontsize=9), ax.tick_params(labelsize=7)
         fig.colorbar(im, ax=axs, label='log10 share of values in the bin', shrink=0.9)
         fig.suptitle('activation histograms over training (bottom: |x| near 0)', fontsize=10)
+        fig.supxlabel('step', fontsize=8), fig.supylabel('|x|', fontsize=8)
         return fig
 
     def color_dim(self, ncols: int = 6) -> None:
@@ -327,8 +323,6 @@ class StatsTable(list):
 
     def __repr__(self) -> str:
         return format_table(self, self.cols, empty='(no rows)')
-
-    __str__ = __repr__
 
 
 class GradStatsCB(_Recorder):

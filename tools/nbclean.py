@@ -13,7 +13,7 @@ from pathlib import Path
 
 
 def main() -> int:
-    subprocess.run(['nbdev_clean'], check=True)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's package, not another install
     from nbdev.config import get_config
     from resnet_nb.notebooks import normalize_notebook
 
@@ -21,8 +21,11 @@ def main() -> int:
     nbs = sorted(
         p for p in root.rglob('*.ipynb') if not any(s.startswith(('.', '_')) for s in p.relative_to(root).parts)
     )
+    before = {p: p.read_bytes() for p in nbs}
+    subprocess.run(['nbdev_clean'], check=True)
     for p in nbs:
-        if normalize_notebook(p):
+        normalize_notebook(p)
+        if p.read_bytes() != before[p]:
             print(f'nbclean: {p}')
     return 0
 
