@@ -4,7 +4,7 @@
 
 # %% ../nbs/27_notebooks.ipynb #a1ced210
 from __future__ import annotations
-import ast, contextlib, io, os, shutil, sys, time
+import ast, contextlib, copy, io, json, os, shutil, sys, time
 from pathlib import Path
 import resnet_nb
 from .core import find_root, resolve_path, short_path
@@ -193,36 +193,34 @@ def jupyter_metadata() -> dict:
     }
 
 
-def _read_nb(path: str | Path) -> tuple:
-    import nbformat
-
-    text = Path(path).read_text(encoding='utf-8')
-    return text, nbformat.reads(text, as_version=nbformat.NO_CONVERT)
+def _nb_text(nb: dict) -> str:
+    "A notebook's JSON as nbformat and nbdev write it (sorted keys, one-space indent, a final newline); sources keep their form."
+    return json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + '\n'
 
 
 def notebook_drift(path: str | Path, meta: dict | None = None) -> list[str]:
-    "What opening `path` in JupyterLab and saving it would change, one line each ([] when nothing): its kernel metadata, and its layout as Jupyter writes it."
-    import nbformat
-
-    text, nb = _read_nb(path)
-    meta = meta or jupyter_metadata()
+    "What opening `path` in JupyterLab would change at once, one line each ([] when nothing): its kernel metadata; and a file not laid out as nbformat writes JSON."
+    text = Path(path).read_text(encoding='utf-8')
+    nb = json.loads(text)
+    have = nb.get('metadata', {})
     out = [
-        f'metadata.{k}: {nb.metadata.get(k)!r}; JupyterLab writes {v!r}'
-        for k, v in meta.items()
-        if nb.metadata.get(k) != v
+        f'metadata.{k}: {have.get(k)!r}; JupyterLab writes {v!r}'
+        for k, v in (meta or jupyter_metadata()).items()
+        if have.get(k) != v
     ]
-    if nbformat.writes(nb) + '\n' != text:
-        out.append('layout: not as Jupyter writes it (a source kept as one string instead of a list of lines?)')
+    if nb.get('nbformat_minor', 0) < 5 or any('id' not in c for c in nb.get('cells', [])):
+        out.append('cells without ids (nbformat < 4.5): JupyterLab adds them')
+    if _nb_text(nb) != text:
+        out.append('layout: not as nbformat writes JSON (key order, indentation or final newline)')
     return out
 
 
 def normalize_notebook(path: str | Path, meta: dict | None = None) -> bool:
-    "Rewrite `path` as JupyterLab would save it right after opening it (its kernel metadata, Jupyter's layout); True when that changed it."
-    import copy, nbformat
-
-    text, nb = _read_nb(path)
-    nb.metadata.update(copy.deepcopy(meta or jupyter_metadata()))
-    new = nbformat.writes(nb) + '\n'
+    "Give `path` the kernel metadata JupyterLab writes on opening it, in nbformat's JSON layout (sources keep their form); True when that changed it."
+    text = Path(path).read_text(encoding='utf-8')
+    nb = json.loads(text)
+    nb.setdefault('metadata', {}).update(copy.deepcopy(meta or jupyter_metadata()))
+    new = _nb_text(nb)
     if new != text:
         Path(path).write_text(new, encoding='utf-8')
     return new != text
