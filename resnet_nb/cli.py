@@ -4,7 +4,7 @@
 
 # %% ../nbs/33_cli.ipynb #62ffa106
 from __future__ import annotations
-import argparse, os, sys
+import argparse, contextlib, hashlib, io, os, shutil, sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 import resnet_nb
@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # each command imports what it needs when it runs: `--help` a
 __all__ = ['RUNS_COLUMNS', 'COMMANDS', 'SUBCOMMANDS', 'UsageError', 'cmd_train', 'cmd_resume', 'cmd_runs', 'cmd_cka', 'cmd_data',
            'cmd_sweep', 'executor_help', 'add_executor_flags', 'add_train_parser', 'add_sweep_parser',
            'add_runs_parser', 'add_cka_parser', 'add_data_parser', 'add_resume_parser', 'build_parser', 'parse_words',
-           'run_cli', 'main']
+           'run_cli', 'main', 'source_fingerprint', 'help_cache_file', 'command_help']
 
 # %% ../nbs/33_cli.ipynb #d8850a7c
 class UsageError(Exception):
@@ -418,6 +418,9 @@ def parse_words(p: argparse.ArgumentParser, argv: list[str] | None = None) -> ar
 def run_cli(argv: list[str] | None = None, cbs: list | None = None):
     "Run a `resnet_nb` command line and return its result (a run folder, rows...); `cbs` are extra trainer callbacks."
     argv = sys.argv[1:] if argv is None else list(argv)
+    if len(argv) == 2 and argv[0] in COMMANDS and argv[1] in ('-h', '--help'):
+        print(command_help(argv[0]), end='')  # made once, then from the cache: no torch
+        return None
     p = build_parser(commands=any(a in COMMANDS for a in argv))  # none named (--help, --version): no torch
     args = parse_words(p, argv)
     if args.command is None:
@@ -460,3 +463,43 @@ if __name__ == '__main__' and 'ipykernel' not in sys.modules:  # python -m resne
     from resnet_nb.cli import main as _main  # the module's own classes (UsageError), not copies made in __main__
 
     sys.exit(_main())
+
+# %% ../nbs/33_cli.ipynb #7f4be08a
+def source_fingerprint(*paths: Path, extra: tuple = ()) -> str:
+    "A short hash of the names, sizes and modification times of the files in `paths` (folders: their files), and `extra`."
+    h = hashlib.sha1(repr(extra).encode())
+    for p in paths:
+        files = sorted(p.iterdir()) if p.is_dir() else [p]
+        for f in files:
+            with contextlib.suppress(OSError):
+                s = f.stat()
+                h.update(f'{f}|{s.st_size}|{s.st_mtime_ns}\n'.encode())
+    return h.hexdigest()[:16]
+
+# %% ../nbs/33_cli.ipynb #9b3a4a90
+def help_cache_file(command: str) -> Path:
+    "Where the help of `resnet_nb COMMAND --help` is kept for this package, folder and terminal width."
+    cwd = Path.cwd()
+    pkg = Path(resnet_nb.__file__).parent
+    recipes = [d / 'recipes' for d in (cwd, *cwd.parents, pkg.parent) if (d / 'recipes').is_dir()]
+    key = source_fingerprint(pkg, *recipes, extra=(resnet_nb.__version__, str(cwd), shutil.get_terminal_size().columns))
+    base = Path(os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache')
+    return base / 'resnet_nb' / f'help-{command}-{key}.txt'
+
+# %% ../nbs/33_cli.ipynb #61db6b00
+def command_help(command: str) -> str:
+    "What `resnet_nb COMMAND --help` prints: from the cache when it is there and the registries are not loaded here."
+    live = 'resnet_nb.config' in sys.modules  # this process may have registered a model or an executor
+    path = None if live else help_cache_file(command)
+    if path is not None:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            return path.read_text()
+    with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):
+        build_parser().parse_args([command, '--help'])
+    if path is not None:
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f'.{os.getpid()}.tmp')
+            tmp.write_text(out.getvalue())
+            tmp.replace(path)
+    return out.getvalue()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 import torch, yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from .core import check_choice, short_repr
+from .core import check_choice, kwargs_label, short_repr
 from .datasets import DATASETS, dataset_label
 from .augment import TRANSFORMS, TTA_VIEWS
 from .loaders import NORMALIZERS, LOADERS
@@ -102,8 +102,7 @@ def allowed_text(name: str) -> str:
         return f.json_schema_extra['allowed']
     text = _type_text(f.annotation)
     bounds = [f'{_OPS[k]} {getattr(m, k)}' for m in f.metadata for k in _OPS if getattr(m, k, None) is not None]
-    if bounds:
-        text += ' ' + ' and '.join(bounds)
+    text += (' ' + ' and '.join(bounds)) if bounds else ''
     if type(None) in typing.get_args(f.annotation):
         text = 'null or ' + text.replace(' or None', '')
     return text
@@ -383,8 +382,9 @@ class TrainConfig(RunSettings):
 
     @property
     def run_name(self) -> str:
-        "The run name: `name`, or `<model>-<dataset>` (an image folder's own name for imagefolder)."
-        return self.name or f'{self.model}-{dataset_label(self.dataset, self.data_dir, self.dataset_kwargs)}'
+        "The run name: `name`, or `<model>[+key=value of model_kwargs]-<dataset>` (an image folder's own name for imagefolder)."
+        model = kwargs_label(self.model, self.model_kwargs)
+        return self.name or f'{model}-{dataset_label(self.dataset, self.data_dir, self.dataset_kwargs)}'
 
     @classmethod
     def fields_where(cls, **rules) -> list[str]:
