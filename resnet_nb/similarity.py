@@ -12,7 +12,7 @@ from .core import is_num, lookup, short_repr
 
 # %% auto #0
 __all__ = ['SIMILARITIES', 'gram', 'center_gram', 'hsic', 'degenerate', 'linear_cka', 'MinibatchCKA', 'register_similarity',
-           'get_similarity', 'similarity_matrix', 'rbf_gram', 'rbf_cka', 'cca', 'svcca', 'pwcca']
+           'get_similarity', 'similarity_matrix', 'rbf_gram', 'rbf_cka', 'cca', 'svcca', 'pwcca', 'procrustes', 'mse']
 
 # %% ../nbs/01_similarity.ipynb #20c17448
 def gram(x: Tensor) -> Tensor:
@@ -289,3 +289,47 @@ def pwcca(x: Tensor, y: Tensor) -> float:
 
 
 register_similarity('pwcca', pwcca, lambda x: (_basis(x), _centred(x)), _pwcca)
+
+# %% ../nbs/01_similarity.ipynb #00c62f37
+def _scores(x: Tensor) -> Tensor:
+    "The centred `x` scaled to unit Frobenius norm, as its principal-component scores `US` `[n, min(n, p)]`."
+    u, s, _ = torch.linalg.svd(_centred(x), full_matrices=False)
+    return u * (s / s.norm())
+
+
+def _nuclear(px: Tensor, py: Tensor) -> float:
+    "The nuclear norm of `pxᵀ py`: the Procrustes similarity of two layers' scores."
+    return float(torch.linalg.svdvals(px.T @ py).sum())
+
+# %% ../nbs/01_similarity.ipynb #532f6971
+def procrustes(x: Tensor, y: Tensor) -> float:
+    "Orthogonal Procrustes similarity (Ding et al. 2021): the nuclear norm of `X̃ᵀỸ`, centred, unit Frobenius norm; distance `√(2-2s)`."
+    _check_pair(x, y)
+    return _nuclear(_scores(x), _scores(y))
+
+
+register_similarity('procrustes', procrustes, _scores, _nuclear)
+
+# %% ../nbs/01_similarity.ipynb #d6b3a9af
+def _standardised(x: Tensor) -> tuple[Tensor, tuple]:
+    "Each feature of `x` `[n, ...]` centred and scaled to variance 1 over the inputs (constant features: 0), and the shape per input."
+    xc, keep = _centred(x), ~_constant(_f64(x.reshape(len(x), -1)))
+    return torch.where(keep, xc / xc.pow(2).mean(0).sqrt(), 0.0), tuple(x.shape[1:])
+
+
+def _msd(px: tuple, py: tuple) -> float:
+    "Mean squared difference of two standardised layers; NaN when their shapes differ."
+    return float((px[0] - py[0]).pow(2).mean()) if px[1] == py[1] else float('nan')
+
+# %% ../nbs/01_similarity.ipynb #bf79d6f7
+def mse(x: Tensor, y: Tensor) -> float:
+    "Mean squared difference of the standardised features of two layers of the same shape: 0 equal, ~2 independent (a distance)."
+    _check_pair(x, y)
+    if x.shape[1:] != y.shape[1:]:
+        raise ValueError(
+            f'y has {tuple(y.shape[1:])} per input, x has {tuple(x.shape[1:])}; allowed: layers of equal shape'
+        )
+    return _msd(_standardised(x), _standardised(y))
+
+
+register_similarity('mse', mse, _standardised, _msd)
