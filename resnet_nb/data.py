@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 from .core import check_choice
 
 # %% auto #0
-__all__ = ['REFERENCE_STATS', 'ImageData', 'channel_view', 'show_images', 'split_indices', 'to_channels', 'fit_size',
-           'channel_stats', 'pixel_mean']
+__all__ = ['REFERENCE_STATS', 'ImageData', 'channel_view', 'show_images', 'split_indices', 'balanced_subset', 'to_channels',
+           'fit_size', 'channel_stats', 'pixel_mean']
 
 # %% ../nbs/02_data.ipynb #5fb37a57
 @dataclass(repr=False)
@@ -119,6 +119,37 @@ def split_indices(n: int, val_size: int | float, seed: int = 0) -> tuple[Tensor,
         raise ValueError(f'val_size={val_size!r} must be a count in [0, {n}) or a fraction in [0, 1) for {n} samples')
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     return perm[k:].sort().values, perm[:k].sort().values
+
+# %% ../nbs/02_data.ipynb #c3235ce3
+def balanced_subset(labels: Tensor, size: int | float, seed: int = 0, what: str = 'size') -> Tensor:
+    "Sorted indices of `size` samples (a count, or a fraction in (0, 1] of all), spread over the classes as equally as possible, drawn with `seed`."
+    labels = torch.as_tensor(labels)
+    n, present = len(labels), labels.unique()
+    c = len(present)
+    fraction = isinstance(size, float) and 0 < size <= 1
+    if isinstance(size, bool) or not (fraction or isinstance(size, int) and size >= 1):
+        raise ValueError(
+            f'{what}={size!r} is not allowed; allowed: a count >= {c} (the classes) or a fraction in (0, 1]'
+        )
+    k = round(size * n) if fraction else size
+    if k > n:
+        raise ValueError(
+            f'{what}={size!r} exceeds the {n} samples there are; allowed: a count in [{c}, {n}] or a fraction in (0, 1]'
+        )
+    if k < c:
+        got = f' is {k} of {n} samples,' if fraction else ''
+        raise ValueError(
+            f'{what}={size!r}{got} fewer than the {c} classes; allowed: a count in [{c}, {n}] or a fraction >= {c / n:.3g}'
+        )
+    g = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(n, generator=g)
+    cls = torch.searchsorted(present, labels[perm])  # class number of each permuted sample
+    order = torch.argsort(cls, stable=True)  # grouped by class, in permuted order
+    counts = torch.bincount(cls, minlength=c)
+    rank = torch.empty(n, dtype=torch.long)
+    rank[order] = torch.arange(n) - (counts.cumsum(0) - counts)[cls[order]]  # place of each sample in its class
+    turn = torch.randperm(c, generator=g)[cls]  # the classes' order within a round
+    return perm[(rank * c + turn).argsort()[:k]].sort().values
 
 # %% ../nbs/02_data.ipynb #ea447fdf
 def to_channels(x: Tensor, channels: int) -> Tensor:
