@@ -434,7 +434,7 @@ def write_image_folder(root: str | Path, classes: tuple = ('cat', 'dog'), n: int
     for ci, c in enumerate(classes):
         (root / c).mkdir(parents=True, exist_ok=True)
         for i in range(n):
-            Image.new('RGB', size, (ci * 100, i * 50, 7)).save(root / c / f'{i}.png')
+            Image.new('RGB', size, (ci * 100, i * 50, 7 + 10 * ci + i)).save(root / c / f'{i}.png')
     return root
 
 # %% ../nbs/03_datasets.ipynb #8ceb7a6e
