@@ -4,9 +4,9 @@
 
 # %% ../nbs/02_data.ipynb #058b2ce1
 from __future__ import annotations
-import math
+import inspect, math, os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import torch
 import torch.nn.functional as F
@@ -14,11 +14,11 @@ from torch import Tensor
 
 if TYPE_CHECKING:
     import matplotlib.figure
-from .core import check_choice
+from .core import check_choice, short_repr
 
 # %% auto #0
-__all__ = ['REFERENCE_STATS', 'ImageData', 'channel_view', 'show_images', 'split_indices', 'balanced_subset', 'to_channels',
-           'fit_size', 'channel_stats', 'pixel_mean']
+__all__ = ['DATASET_ARGS', 'REFERENCE_STATS', 'ImageData', 'channel_view', 'show_images', 'split_indices', 'balanced_subset',
+           'to_channels', 'fit_size', 'loader_args', 'check_loader_kwargs', 'channel_stats', 'pixel_mean']
 
 # %% ../nbs/02_data.ipynb #5fb37a57
 @dataclass(repr=False)
@@ -182,6 +182,54 @@ def fit_size(x: Tensor, size: int | None, mode: str = 'pad') -> Tensor:
             for c in x.split(8192)
         ]
     )
+
+# %% ../nbs/02_data.ipynb #cdb225f0
+def _int_at_least(lo: int) -> Callable:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= lo
+
+
+def _or_null(ok: Callable) -> Callable:
+    return lambda v: v is None or ok(v)
+
+
+_FLAG = (lambda v: isinstance(v, bool), 'true or false')
+DATASET_ARGS: dict[str, tuple[Callable, str]] = {  # argument -> (check, what is allowed), whichever loader takes it
+    'path': (_or_null(lambda v: isinstance(v, (str, os.PathLike))), 'null (data_dir) or a folder path'),
+    'size': (_or_null(_int_at_least(1)), 'null (the native size) or an integer >= 1 (pixels)'),
+    'channels': (lambda v: not isinstance(v, bool) and v in (1, 3), '1, 3'),
+    'max_per_class': (
+        _or_null(_int_at_least(1)),
+        'null (all) or an integer >= 1 (per class of the training split only)',
+    ),
+    'cache': _FLAG,
+    'debian': _FLAG,
+    'mode': (lambda v: v in ('pad', 'nearest', 'bilinear'), 'pad, nearest, bilinear'),
+    'border': (_or_null(_int_at_least(0)), 'null (size // 8) or an integer >= 0'),
+    'test_size': (_int_at_least(1), 'an integer >= 1'),
+    'split_seed': (_int_at_least(0), 'an integer >= 0'),
+    'n': (_or_null(_int_at_least(1)), 'null (the default count) or an integer >= 1'),
+    'n_classes': (_int_at_least(2), 'an integer >= 2'),
+    'seed': (_int_at_least(0), 'an integer >= 0'),
+    'noise': (lambda v: type(v) in (int, float) and 0 <= v < math.inf, 'a number >= 0'),
+}
+
+
+def loader_args(load: Callable) -> list[str]:
+    "The keyword arguments of a dataset loader `load(root, train, download, **kwargs)`."
+    return [p for p in inspect.signature(load).parameters if p not in ('root', 'train', 'download')]
+
+
+def check_loader_kwargs(name: str, load: Callable, kwargs: dict | None) -> dict:
+    "`kwargs` if the loader `load` of dataset `name` takes them all with allowed values, else a one-line ValueError naming `dataset_kwargs.<arg>`."
+    kwargs, allowed = dict(kwargs or {}), loader_args(load)
+    bad = [k for k in kwargs if k not in allowed]
+    if bad:
+        raise ValueError(f'Dataset {name!r} got unknown argument(s) {bad}; it accepts: {", ".join(allowed) or "none"}')
+    for k, v in kwargs.items():
+        ok, text = DATASET_ARGS.get(k, (lambda v: True, ''))
+        if not ok(v):
+            raise ValueError(f'dataset_kwargs.{k}={short_repr(v)} is not allowed for {name}; allowed: {text}')
+    return kwargs
 
 # %% ../nbs/02_data.ipynb #a01f5586
 REFERENCE_STATS = {  # (mean, std) per channel, as usually quoted; channel_stats reproduces them on the originals

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_datasets.ipynb #ef7befcd
 from __future__ import annotations
-import gzip, hashlib, inspect, os, pickle, sys, tarfile, tempfile
+import gzip, hashlib, os, pickle, sys, tarfile, tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -12,11 +12,11 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from .core import atomic_save, find_root, resolve_path, lookup, short_repr
-from .data import ImageData, split_indices, to_channels, fit_size
+from .core import atomic_save, find_root, resolve_path, lookup
+from .data import ImageData, split_indices, to_channels, fit_size, check_loader_kwargs, loader_args
 
 # %% auto #0
-__all__ = ['SMOKE', 'DATASETS', 'DATASET_ARGS', 'CIFAR_FORMAT', 'IDX_FILES', 'DEBIAN_FASHION_MNIST', 'IMAGE_EXTS', 'DatasetInfo',
+__all__ = ['SMOKE', 'DATASETS', 'CIFAR_FORMAT', 'IDX_FILES', 'DEBIAN_FASHION_MNIST', 'IMAGE_EXTS', 'DatasetInfo',
            'register_dataset', 'list_datasets', 'smoke_settings', 'dataset_label', 'get_dataset',
            'check_dataset_kwargs', 'dataset_args_text', 'read_cifar', 'cifar10', 'cifar100', 'write_tiny_cifar10',
            'install_fashion_mnist_from_debian', 'mnist', 'fashion_mnist', 'NoTestSplitError', 'image_folder',
@@ -74,57 +74,16 @@ def get_dataset(name: str, root: str | Path = 'data', train: bool = True, downlo
     return info.load(root=resolve_path(root), train=train, download=download, **kwargs)
 
 # %% ../nbs/03_datasets.ipynb #b83581ef
-def _int_at_least(lo):
-    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= lo
-
-
-DATASET_ARGS: dict[str, tuple[Callable, str]] = {  # argument -> (check, what is allowed), whichever dataset takes it
-    'path': (lambda v: v is None or isinstance(v, (str, os.PathLike)), 'null (data_dir) or a folder path'),
-    'size': (lambda v: v is None or _int_at_least(1)(v), 'null (the native size) or an integer >= 1 (pixels)'),
-    'channels': (lambda v: not isinstance(v, bool) and v in (1, 3), '1, 3'),
-    'max_per_class': (
-        lambda v: v is None or _int_at_least(1)(v),
-        'null (all) or an integer >= 1 (images per class of the training split; the test split stays whole)',
-    ),
-    'cache': (lambda v: isinstance(v, bool), 'true or false'),
-    'debian': (lambda v: isinstance(v, bool), 'true or false'),
-    'mode': (lambda v: v in ('pad', 'nearest', 'bilinear'), 'pad, nearest, bilinear'),
-    'border': (lambda v: v is None or _int_at_least(0)(v), 'null (size // 8) or an integer >= 0'),
-    'test_size': (_int_at_least(1), 'an integer >= 1'),
-    'split_seed': (_int_at_least(0), 'an integer >= 0'),
-    'n': (lambda v: v is None or _int_at_least(1)(v), 'null (the default count) or an integer >= 1'),
-    'n_classes': (_int_at_least(2), 'an integer >= 2'),
-    'seed': (_int_at_least(0), 'an integer >= 0'),
-    'noise': (
-        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < float('inf'),
-        'a number >= 0',
-    ),
-}
-
-
-def _dataset_args(name: str) -> list[str]:
-    return [p for p in inspect.signature(DATASETS[name].load).parameters if p not in ('root', 'train', 'download')]
-
-
 def check_dataset_kwargs(name: str, kwargs: dict | None) -> dict:
-    "`kwargs` if dataset `name` takes them all with allowed values, else a one-line ValueError naming `dataset_kwargs.<arg>`."
-    lookup(DATASETS, name, 'dataset')
-    kwargs, allowed = dict(kwargs or {}), _dataset_args(name)
-    bad = [k for k in kwargs if k not in allowed]
-    if bad:
-        raise ValueError(f'Dataset {name!r} got unknown argument(s) {bad}; it accepts: {", ".join(allowed) or "none"}')
-    for k, v in kwargs.items():
-        ok, text = DATASET_ARGS.get(k, (lambda v: True, ''))
-        if not ok(v):
-            raise ValueError(f'dataset_kwargs.{k}={short_repr(v)} is not allowed for {name}; allowed: {text}')
-    return kwargs
+    "`kwargs` if dataset `name` takes them all with allowed values (`DATASET_ARGS`), else a one-line ValueError naming `dataset_kwargs.<arg>`."
+    return check_loader_kwargs(name, lookup(DATASETS, name, 'dataset').load, kwargs)
 
 
 def dataset_args_text() -> str:
     "What each registered dataset takes as `dataset_kwargs`, datasets with the same arguments together."
     groups = {}
     for name in DATASETS:
-        groups.setdefault(', '.join(_dataset_args(name)), []).append(name)
+        groups.setdefault(', '.join(loader_args(DATASETS[name].load)), []).append(name)
     return '; '.join(f'{", ".join(names)}: {args}' for args, names in groups.items())
 
 # %% ../nbs/03_datasets.ipynb #04a6aa47
