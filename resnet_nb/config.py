@@ -141,7 +141,7 @@ class DataSettings(BaseModel):
     )
     train_subset: Union[int, float, None] = setting(
         None,
-        'Train on part of the training split: a count (spread over the classes as equally as possible) or a fraction; null for all. Drawn with seed; validation and test stay whole.',
+        'Train on part of the training images (those left after validation): a count, spread over the classes as equally as possible, or a fraction; null for all. Drawn with seed; validation and test stay whole.',
         allowed='null (all), a count >= 2 (at least one image per class) or a fraction in (0, 1]',
     )
     normalize: str = setting('channel', "Input normalisation: per channel, per pixel (He et al.'s mean image) or none.")
