@@ -353,7 +353,7 @@ Promise.allSettled(imgs.map(i => i.decode())).then(() => done(
 """
 
 
-def check_site(html: Path, shots: Path, names=('linear_cka',), timeout: float = 20) -> dict:
+def check_site(html: Path, shots: Path, names=('linear_cka',), extra_pages=(), timeout: float = 20) -> dict:
     """Open the site in headless Chromium: pages linked from the index and loading, images and in-site links that work,
     nothing fetched from another host, the search finding each of `names`; save screenshots. Returns the problems."""
     import tempfile, urllib.error, urllib.request
@@ -387,7 +387,7 @@ def check_site(html: Path, shots: Path, names=('linear_cka',), timeout: float = 
                     return []
                 for src, ok in drv.execute_async_script(_JS_IMAGES):
                     if not ok:
-                        problems['broken images'].append(f'{url[len(base) :]}: {src}')
+                        problems['broken images'].append(f'{url[len(base) :]}: {src.removeprefix(base)}')
                 for r in drv.execute_script("return performance.getEntriesByType('resource').map(e => e.name)"):
                     if not r.startswith(base) and not r.startswith('data:'):
                         problems['fetched from other hosts'].append(f'{url[len(base) :]}: {r}')
@@ -397,10 +397,12 @@ def check_site(html: Path, shots: Path, names=('linear_cka',), timeout: float = 
             index_links = set(visit(base + 'index.html'))
             drv.save_screenshot(str(shots / 'index.png'))
             problems['not linked from the index'] = [p for p in pages if base + p not in index_links]
-            for p in pages + ['api.html']:
+            for p in pages + ['api.html', *extra_pages]:
                 links_seen.update(visit(base + p))
                 if p == '25_inspect.html':
                     drv.save_screenshot(str(shots / 'inspect.png'))
+                    drv.execute_script("const i = document.querySelector('article img'); if (i) i.scrollIntoView();")
+                    drv.save_screenshot(str(shots / 'inspect_figure.png'))
             for link in sorted(links_seen | index_links):
                 if link.startswith(base):
                     try:
