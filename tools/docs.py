@@ -10,7 +10,7 @@ folded under it, `#| ` directive lines are not shown. The API reference lists ev
 Usage: python tools/docs.py [--out _site] [--quiet]   (then open _site/html/index.html, or serve _site/html)
 """
 
-import argparse, ast, hashlib, importlib, json, os, re, shutil, subprocess, sys, time
+import argparse, ast, contextlib, hashlib, importlib, io, json, os, re, shutil, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,7 +191,7 @@ myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
 html_theme = "sphinx_book_theme"
 html_theme_options = {"show_toc_level": 2, "use_download_button": False, "use_fullscreen_button": False,
-                      "navigation_with_keys": False}
+                      "navigation_with_keys": False, "max_navbar_depth": 1}  # the sidebar lists pages, not sections
 html_copy_source = False
 html_show_sourcelink = False
 html_last_updated_fmt = None
@@ -210,7 +210,7 @@ def _md_docstring(app, what, name, obj, options, lines):
     for i, line in enumerate(lines):
         parts = re.split(r"(`[^`]+`)", line)
         lines[i] = "".join(
-            f"``{p[1:-1]}``" if p.startswith("`") and p.endswith("`") and len(p) > 1
+            f"``{p[1:-1]}``\\\\ " if p.startswith("`") and p.endswith("`") and len(p) > 1
             else re.sub(r"([\\\\*|_])", r"\\\\\\1", p)
             for p in parts
         ).lstrip()
@@ -284,17 +284,14 @@ def build(out: Path = ROOT / '_site', quiet: bool = True) -> Path:
     "Build the site into `out/html` (sources in `out/src`); return the folder. Raises RuntimeError on any failure."
     src, html = out / 'src', out / 'html'
     prepare(src)
-    env = {
-        **os.environ,
-        'PYTHONPATH': os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')]).rstrip(os.pathsep),
-    }
-    env.pop('IN_TEST', None)
-    cmd = [sys.executable, '-m', 'sphinx', '-b', 'html', '-E', str(src), str(html)]
-    if quiet:
-        cmd.append('-q')
-    r = subprocess.run(cmd, env=env, capture_output=quiet, text=True)
-    if r.returncode:
-        raise RuntimeError(f'sphinx failed ({r.returncode}):\n{(r.stderr or "")[-3000:]}')
+    from sphinx.cmd.build import build_main
+
+    # in this process: the package is imported once, for show_doc and for autodoc
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err) if quiet else contextlib.nullcontext():
+        rc = build_main(['-b', 'html', '-E', *(['-q'] if quiet else []), str(src), str(html)])
+    if rc:
+        raise RuntimeError(f'sphinx failed ({rc}):\n{err.getvalue()[-3000:]}')
     ext = external_resources(html)
     if ext:
         raise RuntimeError('pages would fetch from other hosts: ' + '; '.join(f'{f}: {u}' for f, u in ext[:10]))
@@ -401,7 +398,9 @@ def check_site(html: Path, shots: Path, names=('linear_cka',), extra_pages=(), t
                 links_seen.update(visit(base + p))
                 if p == '25_inspect.html':
                     drv.save_screenshot(str(shots / 'inspect.png'))
-                    drv.execute_script("const i = document.querySelector('article img'); if (i) i.scrollIntoView();")
+                    drv.execute_script(
+                        "const i = document.querySelector('article img'); if (i) i.scrollIntoView({block: 'center', behavior: 'instant'});"
+                    )
                     drv.save_screenshot(str(shots / 'inspect_figure.png'))
             for link in sorted(links_seen | index_links):
                 if link.startswith(base):
