@@ -118,7 +118,10 @@ def finish(nb: dict, original: dict) -> dict:
     from nbdev.config import get_config
 
     cfg = get_config()
+    as_text = {c.get('id') for c in original['cells'] if isinstance(c['source'], str)}
     for cell in nb['cells']:
+        if cell.get('id') in as_text and isinstance(cell['source'], list):
+            cell['source'] = ''.join(cell['source'])  # as it was written: no diff in the sources
         if cell['cell_type'] == 'code':
             cell['outputs'] = tidy_outputs(cell.get('outputs', []))
         md = cell.get('metadata', {})
