@@ -283,6 +283,8 @@ def missing_api_names(html_dir: Path, src: Path) -> list:
 def build(out: Path = ROOT / '_site', quiet: bool = True) -> Path:
     "Build the site into `out/html` (sources in `out/src`); return the folder. Raises RuntimeError on any failure."
     src, html = out / 'src', out / 'html'
+    if why := tools_missing():
+        raise RuntimeError(why)
     prepare(src)
     from sphinx.cmd.build import build_main
 
@@ -316,15 +318,19 @@ CHROME_FLAGS = [
 
 
 def browser_missing():
-    "Why the browser check cannot run here (Debian's chromium and chromium-driver, Selenium), or None."
+    "Why the site cannot be built and checked here (Debian's chromium and chromium-driver, the `dev` extra), or None."
     missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
     if missing:
         return f'{" and ".join(missing)} not installed (apt-get install chromium chromium-driver)'
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return 'selenium is not installed (pip install -e ".[dev]")'
-    return None
+    return tools_missing(('selenium',))
+
+
+def tools_missing(extra=()):
+    "Which Python packages of the `dev` extra that the site needs are not installed, as one line, or None."
+    import importlib.util
+
+    missing = [m for m in ('sphinx', 'myst_nb', 'sphinx_book_theme', *extra) if importlib.util.find_spec(m) is None]
+    return f'{", ".join(missing)} not installed (pip install -e ".[dev]")' if missing else None
 
 
 class _Quiet(__import__('http.server').server.SimpleHTTPRequestHandler):
