@@ -7,7 +7,8 @@ Each notebook is rendered as committed (never executed here) after nbdev's own r
 folded under it, `#| ` directive lines are not shown. The API reference lists every name in each module's `__all__`
 (signature and docstring, by Sphinx's autodoc). With the network, nbdev's own site is `nbdev_install_quarto && nbdev_docs`.
 
-Usage: python tools/docs.py [--out _site] [--quiet]   (then open _site/html/index.html, or serve _site/html)
+Usage: python tools/docs.py [--out _site] [--verbose] [--check]   (then open _site/html/index.html)
+`--check` then opens the site in headless Chromium as nbs/36_docs.ipynb does (screenshots in _site/screenshots/).
 """
 
 import argparse, ast, contextlib, hashlib, importlib, io, json, os, re, shutil, sys, time
@@ -142,7 +143,7 @@ def readme_page(nb_pages: dict) -> str:
         path, _, anchor = target.partition('#')
         if path.startswith('nbs/') and path.endswith('.ipynb') and path[4:] in nb_pages:
             return f']({nb_pages[path[4:]]}.ipynb{"#" + anchor if anchor else ""})'
-        return f']({target})' if not path else f'](#{anchor})' if anchor and not path else f'](<{target}>)'
+        return f']({target})' if not path else f'](<{target}>)'  # an anchor of this page, or a repository file
 
     text = (ROOT / 'README.md').read_text()
     text = _re_md_link.sub(link, text)
@@ -240,11 +241,9 @@ def prepare(src: Path) -> list:
             modules.append(mod)
         out = process_nb(nb, module)
         text = json.dumps(out, indent=1, ensure_ascii=False)
-        if f.name == 'index.ipynb':  # nbdev's index page: its links are relative to nbs/ already
-            pass
         dest = src / (pages[f.relative_to(nbs).as_posix()] + '.ipynb')
         dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(text.replace('](index.ipynb', '](overview.ipynb'))
+        dest.write_text(text.replace('](index.ipynb', '](overview.ipynb'))  # nbdev's index page is `overview`
     toc = '\n'.join(pages[k] for k in pages)
     home = readme_page(pages)
     home += f'\n\n```{{toctree}}\n:caption: Notebooks\n:maxdepth: 1\n:hidden:\n\n{toc}\n```\n'
