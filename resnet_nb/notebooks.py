@@ -8,14 +8,15 @@ import ast, contextlib, copy, io, json, os, shutil, sys, time
 from pathlib import Path
 import resnet_nb
 from .core import find_root, resolve_path, short_path, short_repr
-from .config import TrainConfig, parameters_source
+from .config import TrainConfig, plain_types
 from .logs import check_inside
 from .recipes import make_config, load_recipe
 
 # %% auto #0
 __all__ = ['NOTEBOOK_ONLY', 'RUN_DIR_KEY', 'notebook_params', 'ParameterError', 'to_terminal', 'notebook_flag', 'notebook_config',
-           'show_dry_run', 'show_run_dir', 'run_dir_of', 'train_notebook', 'sync_parameters_cell', 'notebook_defaults',
-           'recipe_params', 'run_notebook', 'stderr_to', 'jupyter_metadata', 'notebook_drift', 'normalize_notebook']
+           'show_dry_run', 'show_run_dir', 'run_dir_of', 'parameters_source', 'train_notebook', 'sync_parameters_cell',
+           'notebook_defaults', 'recipe_params', 'run_notebook', 'stderr_to', 'jupyter_metadata', 'notebook_drift',
+           'normalize_notebook']
 
 # %% ../nbs/27_notebooks.ipynb #52648385
 _PLAIN = (str, int, float, bool, list, dict, tuple, type(None))
@@ -99,6 +100,21 @@ def run_dir_of(nb) -> Path | None:
             if RUN_DIR_KEY in out.get('metadata', {}):
                 return Path(out['metadata'][RUN_DIR_KEY])
     return None
+
+# %% ../nbs/27_notebooks.ipynb #3a283591
+def parameters_source() -> str:
+    "The parameters cell of `nbs/train.ipynb`: every field with its default value (a `# description` line, then `name: type = value`)."
+    lines = ['from typing import Optional, Union  # (the words of the annotations below)', '']
+    for k, f in TrainConfig.model_fields.items():
+        names = [t.__name__ for t in plain_types(f.annotation) if t is not type(None)]
+        tp = names[0] if len(names) == 1 else f'Union[{", ".join(names)}]'
+        tp = f'Optional[{tp}]' if type(None) in plain_types(f.annotation) else tp  # papermill's typing words
+        lines += [f'# {f.description}', f'{k}: {tp} = {getattr(TrainConfig(), k)!r}']
+    lines += [
+        '# Print the resolved config as YAML (as `resnet_nb train --dry-run`) and stop before loading data.',
+        'dry_run: bool = False',
+    ]
+    return '\n'.join(lines)
 
 # %% ../nbs/27_notebooks.ipynb #4a145189
 def train_notebook() -> Path:
