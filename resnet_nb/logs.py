@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib, csv, datetime, io, json, os, platform, re, subprocess, sys, time
 from pathlib import Path
 from typing import Optional
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # the terminal bar (tqdm.auto would pick a notebook widget in a kernel)
 import numpy as np, torch, torch.nn as nn
 from .core import atomic_save, find_root, is_num, read_json, resolve_path, short_path, unwrap
 from .config import MONITORS

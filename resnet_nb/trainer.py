@@ -31,7 +31,7 @@ from .speed import CompileWarmupCB, LookaheadCB, TTACB, data_init
 from .checkpoint import load_checkpoint, load_model_state
 
 # %% auto #0
-__all__ = ['progress_callback', 'build_dataloaders', 'build_learner', 'evaluate', 'fit', 'TestCB']
+__all__ = ['progress_callback', 'build_dataloaders', 'loading_line', 'build_learner', 'evaluate', 'fit', 'TestCB']
 
 # %% ../nbs/22_trainer.ipynb #8edb47106e1a46a883d545849b8ab81b
 def progress_callback(mode: str = 'auto') -> Optional[Callback]:
@@ -71,12 +71,21 @@ def build_dataloaders(cfg: TrainConfig, device: str | torch.device = 'cpu', dist
         subset_seed=cfg.seed,
     )
 
+# %% ../nbs/22_trainer.ipynb #2de7d213
+def loading_line(cfg: TrainConfig, device) -> str:
+    "What a training session says first, before its checks and its data take their seconds."
+    return f'loading {cfg.dataset} for {cfg.model} on {device} ...'
+
 # %% ../nbs/22_trainer.ipynb #b118ea5561624da68c537baed56e602f
-def build_learner(cfg: TrainConfig, dist_info: Optional[DistInfo] = None, device: Optional[str] = None) -> Learner:
-    "Data, model (frozen / DDP / compiled as asked), optimizer, schedule and core callbacks for `cfg`."
+def build_learner(
+    cfg: TrainConfig, dist_info: Optional[DistInfo] = None, device: Optional[str] = None, say: bool = True
+) -> Learner:
+    "Data, model (frozen / DDP / compiled as asked), optimizer, schedule and core callbacks for `cfg`; `say`: the loading line first."
     di, device = dist_info or DistInfo(), torch.device(device) if device is not None else resolve_device(cfg.device)
-    if di.is_main and cfg.progress != 'none':  # the first thing a cell shows, before the data loads (seconds for CIFAR)
-        print(f'loading {cfg.dataset} for {cfg.model} on {device} ...', flush=True)
+    if (
+        say and di.is_main and cfg.progress != 'none'
+    ):  # the first thing a cell shows, before the data loads (seconds for CIFAR)
+        print(loading_line(cfg, device), flush=True)
     dls = build_dataloaders(cfg, device, di)
     if dls.n_train < cfg.batch_size:
         raise ValueError(
