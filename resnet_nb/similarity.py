@@ -8,11 +8,11 @@ import inspect, warnings
 from typing import Callable, Optional
 import torch
 from torch import Tensor
-from .core import lookup
+from .core import is_num, lookup, short_repr
 
 # %% auto #0
 __all__ = ['SIMILARITIES', 'gram', 'center_gram', 'hsic', 'degenerate', 'linear_cka', 'MinibatchCKA', 'register_similarity',
-           'get_similarity', 'similarity_matrix']
+           'get_similarity', 'similarity_matrix', 'rbf_gram', 'rbf_cka', 'cca', 'svcca', 'pwcca', 'procrustes', 'mse']
 
 # %% ../nbs/01_similarity.ipynb #20c17448
 def gram(x: Tensor) -> Tensor:
@@ -53,7 +53,7 @@ def _cka(kl: Tensor, kk: Tensor, ll: Tensor, scale_k: Tensor, scale_l: Tensor, l
     out = kl / (kk.clamp_min(0)[:, None] * ll.clamp_min(0)[None]).sqrt()
     return out.masked_fill(dead_k[:, None] | dead_l[None], float('nan'))
 
-# %% ../nbs/01_similarity.ipynb #735d4bdb
+# %% ../nbs/01_similarity.ipynb #f2de5e67
 def _f64(x: Tensor) -> Tensor:
     "`x` in float64 (float32 on Apple's MPS, which has no float64)."
     return x.float() if x.device.type == 'mps' else x.double()
@@ -64,7 +64,12 @@ def _centred(x: Tensor) -> Tensor:
     x = _f64(x.reshape(len(x), -1))
     return x - x.mean(0)
 
-# %% ../nbs/01_similarity.ipynb #ffb26228
+
+def _constant(x: Tensor) -> Tensor:
+    "Which features of `[n, features]` are constant over the inputs, to rounding: a boolean `[features]`."
+    return (x - x.mean(0)).pow(2).sum(0) <= 30 * torch.finfo(x.dtype).eps * x.pow(2).sum(0)
+
+# %% ../nbs/01_similarity.ipynb #0d0d198c
 def degenerate(x: Tensor) -> Optional[str]:
     "Why no similarity is defined for a representation `[n, ...]` (too few inputs, not finite, constant over the inputs), or None."
     if len(x) < 4:
@@ -72,17 +77,21 @@ def degenerate(x: Tensor) -> Optional[str]:
     x = _f64(x.reshape(len(x), -1))
     if not bool(x.isfinite().all()):
         return 'has NaN or infinite values'
-    spread, size = (x - x.mean(0)).pow(2).sum(0), x.pow(2).sum(0)
-    return 'is constant over the inputs' if bool((spread <= 30 * torch.finfo(x.dtype).eps * size).all()) else None
+    return 'is constant over the inputs' if bool(_constant(x).all()) else None
 
-# %% ../nbs/01_similarity.ipynb #66dd5475
+# %% ../nbs/01_similarity.ipynb #55911138
+def _check_one(x: Tensor, name: str = 'x') -> None:
+    "One clear error, naming `name`, when the representation `x` is degenerate."
+    if why := degenerate(x):
+        raise ValueError(f'{name} {why}; allowed: at least 4 inputs (rows), finite, not constant over them')
+
+
 def _check_pair(x: Tensor, y: Tensor) -> None:
     "One clear error when `x` and `y` hold different numbers of inputs or either is degenerate."
     if len(x) != len(y):
         raise ValueError(f'y has {len(y)} samples, x has {len(x)}; allowed: the same inputs (rows) in both')
-    for name, v in (('x', x), ('y', y)):
-        if why := degenerate(v):
-            raise ValueError(f'{name} {why}; allowed: at least 4 inputs (rows), finite, not constant over them')
+    _check_one(x, 'x')
+    _check_one(y, 'y')
 
 # %% ../nbs/01_similarity.ipynb #7bf3c88d
 def _unit_gram(k: Tensor, debiased: bool = False) -> Tensor:
@@ -204,3 +213,123 @@ def similarity_matrix(
             if a is not None and b is not None:
                 out[i, j] = compare(a, b)
     return out
+
+# %% ../nbs/01_similarity.ipynb #960075fc
+def rbf_gram(x: Tensor, threshold: float = 1.0) -> Tensor:
+    "Gaussian-kernel Gram matrix `[n, n]` of `x` `[n, ...]` (float64): `exp(-d²/(2σ²))`, σ² = threshold² x the median of all n² d²."
+    if not (is_num(threshold) and threshold > 0):
+        raise ValueError(f'threshold={short_repr(threshold)} is not allowed; allowed: a number > 0')
+    x = _centred(x)
+    sq = x.pow(2).sum(1)
+    d = (sq[:, None] + sq[None] - 2 * x @ x.T).clamp_min(0).fill_diagonal_(0)
+    s = d.flatten().sort().values
+    median = (s[(len(s) - 1) // 2] + s[len(s) // 2]) / 2
+    if median == 0:
+        raise ValueError('x has over half its pairs of inputs equal (median distance 0); allowed: distinct inputs')
+    return torch.exp(-d / (2 * threshold**2 * median))
+
+# %% ../nbs/01_similarity.ipynb #d3898e9b
+def rbf_cka(x: Tensor, y: Tensor, threshold: float = 1.0, debiased: bool = False) -> float:
+    "CKA with a Gaussian kernel (Kornblith et al. 2019) of two representations `[n, ...]`; bandwidth as in `rbf_gram`."
+    _check_pair(x, y)
+    return _dot(_unit_gram(rbf_gram(x, threshold), debiased), _unit_gram(rbf_gram(y, threshold), debiased))
+
+
+register_similarity(
+    'rbf_cka', rbf_cka, lambda x, threshold=1.0, debiased=False: _unit_gram(rbf_gram(x, threshold), debiased), _dot
+)
+
+# %% ../nbs/01_similarity.ipynb #6013c9a9
+def _basis(x: Tensor, keep: float | int | None = None) -> Tensor:
+    "Orthonormal basis `[n, r]` of the centred `x`'s top singular directions: all above rounding, or those that explain `keep` (int: that many)."
+    if keep is not None and not ((type(keep) is int and keep >= 1) or (isinstance(keep, float) and 0 < keep <= 1)):
+        raise ValueError(
+            f'keep={short_repr(keep)} is not allowed; allowed: a fraction of variance in (0, 1] or an int >= 1'
+        )
+    u, s, _ = torch.linalg.svd(_centred(x), full_matrices=False)
+    r = int((s > s[0] * max(len(x), x[0].numel()) * torch.finfo(s.dtype).eps).sum())
+    if isinstance(keep, float):
+        r = min(r, int((s.pow(2).cumsum(0) / s.pow(2).sum() < keep - 1e-12).sum()) + 1)
+    return u[:, : r if keep is None or isinstance(keep, float) else min(r, keep)]
+
+
+def _cancorr(qx: Tensor, qy: Tensor) -> Tensor:
+    "The canonical correlations of two orthonormal bases: the singular values of `qxᵀ qy`, descending."
+    return torch.linalg.svdvals(qx.T @ qy).clamp(0, 1)
+
+# %% ../nbs/01_similarity.ipynb #f2acf738
+def cca(x: Tensor, y: Tensor) -> Tensor:
+    "The canonical correlations (float64, descending; `min(rank x, rank y)` of them) of two representations `[n, ...]`."
+    _check_pair(x, y)
+    return _cancorr(_basis(x), _basis(y))
+
+# %% ../nbs/01_similarity.ipynb #255802d2
+def svcca(x: Tensor, y: Tensor, keep: float | int = 0.99) -> float:
+    "Mean canonical correlation after keeping, on each side, the top singular directions explaining `keep` of the variance (int: that many)."
+    _check_pair(x, y)
+    return float(_cancorr(_basis(x, keep), _basis(y, keep)).mean())
+
+
+register_similarity('svcca', svcca, lambda x, keep=0.99: _basis(x, keep), lambda p, q: float(_cancorr(p, q).mean()))
+
+# %% ../nbs/01_similarity.ipynb #0a84aac2
+def _pwcca(px: tuple, py: tuple) -> float:
+    "Projection-weighted mean canonical correlation of two prepared layers `(basis, centred neurons)`."
+    (qx, xc), (qy, yc) = px, py
+    u, rho, vh = torch.linalg.svd(qx.T @ qy, full_matrices=False)
+    h, neurons = (qx @ u, xc) if xc.shape[1] <= yc.shape[1] else (qy @ vh.T, yc)
+    w = (h.T @ neurons).abs().sum(1)
+    return float((w * rho.clamp(0, 1)).sum() / w.sum())
+
+
+def pwcca(x: Tensor, y: Tensor) -> float:
+    "Morcos et al.'s projection-weighted CCA: correlations weighted by their variates' projections on the neurons of the side with fewer."
+    _check_pair(x, y)
+    return _pwcca((_basis(x), _centred(x)), (_basis(y), _centred(y)))
+
+
+register_similarity('pwcca', pwcca, lambda x: (_basis(x), _centred(x)), _pwcca)
+
+# %% ../nbs/01_similarity.ipynb #00c62f37
+def _scores(x: Tensor) -> Tensor:
+    "The centred `x` scaled to unit Frobenius norm, as its principal-component scores `US` `[n, min(n, p)]`."
+    u, s, _ = torch.linalg.svd(_centred(x), full_matrices=False)
+    return u * (s / s.norm())
+
+
+def _nuclear(px: Tensor, py: Tensor) -> float:
+    "The nuclear norm of `pxᵀ py`: the Procrustes similarity of two layers' scores."
+    return float(torch.linalg.svdvals(px.T @ py).sum())
+
+# %% ../nbs/01_similarity.ipynb #532f6971
+def procrustes(x: Tensor, y: Tensor) -> float:
+    "Orthogonal Procrustes similarity (Ding et al. 2021): the nuclear norm of `X̃ᵀỸ`, centred, unit Frobenius norm; distance `√(2-2s)`."
+    _check_pair(x, y)
+    return _nuclear(_scores(x), _scores(y))
+
+
+register_similarity('procrustes', procrustes, _scores, _nuclear)
+
+# %% ../nbs/01_similarity.ipynb #d6b3a9af
+def _standardised(x: Tensor) -> tuple[Tensor, tuple]:
+    "Each feature of `x` `[n, ...]` centred and scaled to variance 1 over the inputs (constant features: 0), and the shape per input."
+    xc, keep = _centred(x), ~_constant(_f64(x.reshape(len(x), -1)))
+    return torch.where(keep, xc / xc.pow(2).mean(0).sqrt(), 0.0), tuple(x.shape[1:])
+
+
+def _msd(px: tuple, py: tuple) -> float:
+    "Mean squared difference of two standardised layers; NaN when their shapes differ."
+    return float((px[0] - py[0]).pow(2).mean()) if px[1] == py[1] else float('nan')
+
+# %% ../nbs/01_similarity.ipynb #bf79d6f7
+def mse(x: Tensor, y: Tensor) -> float:
+    "Mean squared difference of the standardised features of two layers of the same shape: 0 equal, ~2 independent (a distance)."
+    _check_pair(x, y)
+    if x.shape[1:] != y.shape[1:]:
+        raise ValueError(
+            f'y has {tuple(y.shape[1:])} per input, x has {tuple(x.shape[1:])}; allowed: layers of equal shape'
+        )
+    return _msd(_standardised(x), _standardised(y))
+
+
+register_similarity('mse', mse, _standardised, _msd)
