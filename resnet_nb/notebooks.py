@@ -7,13 +7,15 @@ from __future__ import annotations
 import ast, contextlib, io, os, shutil, sys, time
 from pathlib import Path
 import resnet_nb
-from .core import find_root, resolve_path, short_path
+from .core import find_root, resolve_path, short_path, short_repr
 from .config import TrainConfig, parameters_source
+from .logs import check_inside
 from .recipes import make_config, load_recipe
 
 # %% auto #0
-__all__ = ['NOTEBOOK_ONLY', 'RUN_DIR_KEY', 'notebook_params', 'notebook_config', 'show_run_dir', 'run_dir_of', 'train_notebook',
-           'sync_parameters_cell', 'notebook_defaults', 'recipe_params', 'run_notebook', 'stderr_to']
+__all__ = ['NOTEBOOK_ONLY', 'RUN_DIR_KEY', 'notebook_params', 'ParameterError', 'to_terminal', 'notebook_flag', 'notebook_config',
+           'show_dry_run', 'show_run_dir', 'run_dir_of', 'train_notebook', 'sync_parameters_cell', 'notebook_defaults',
+           'recipe_params', 'run_notebook', 'stderr_to']
 
 # %% ../nbs/27_notebooks.ipynb #52648385
 _PLAIN = (str, int, float, bool, list, dict, tuple, type(None))
@@ -28,21 +30,49 @@ def notebook_params(ns: dict, before: set) -> dict:
         if k not in before and not k.startswith('_') and isinstance(v, _PLAIN) and k not in NOTEBOOK_ONLY
     }
 
+# %% ../nbs/27_notebooks.ipynb #28592b91
+class ParameterError(ValueError):
+    "A bad notebook parameter: one line in the executed notebook, without a traceback."
 
-def notebook_config(ns: dict, before: set) -> TrainConfig:
-    "A validated `TrainConfig` from a notebook's parameters (papermill's included); unknown names or bad values raise."
-    return make_config(notebook_params(ns, before))
+    def _render_traceback_(self) -> list[str]:
+        return [f'{type(self).__name__}: {self}']
 
-# %% ../nbs/27_notebooks.ipynb #d9e7ad2c
-RUN_DIR_KEY = 'resnet_nb_run_dir'
-
-
-def _to_terminal(text: str):
+# %% ../nbs/27_notebooks.ipynb #545988c1
+def to_terminal(text: str):
     "Write `text` to the terminal that started this Jupyter kernel (papermill's), not into the notebook."
     if not type(sys.stderr).__module__.startswith('ipykernel'):
         return  # no kernel (e.g. nbdev_test): the output is enough
     with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
         os.write(sys.stderr.fileno(), text.encode())  # ipykernel's fileno() is its copy of the original stderr
+
+# %% ../nbs/27_notebooks.ipynb #1a218b62
+def notebook_flag(name: str, value) -> bool:
+    "A notebook's own switch: a bool, or the words true/false as `papermill -p` passes them; else a one-line error."
+    if isinstance(value, str) and value.lower() in ('true', 'false'):
+        return value.lower() == 'true'
+    if not isinstance(value, bool):
+        raise ValueError(f'{name}={short_repr(value)} is not allowed; allowed: true or false')
+    return value
+
+# %% ../nbs/27_notebooks.ipynb #7068fafe
+def notebook_config(ns: dict, before: set) -> TrainConfig:
+    "A validated `TrainConfig` from a notebook's parameters (papermill's included); a bad name or value is a `ParameterError`."
+    try:
+        for k in NOTEBOOK_ONLY:
+            ns[k] = notebook_flag(k, ns.get(k, False))
+        return make_config(notebook_params(ns, before))
+    except ValueError as e:
+        to_terminal(f'\nerror: {e}\n')
+        raise ParameterError(str(e)) from None
+
+# %% ../nbs/27_notebooks.ipynb #0ec7c30f
+def show_dry_run(cfg: TrainConfig) -> None:
+    "`dry_run`: print the resolved config (the YAML of `resnet_nb train --dry-run`) here and on papermill's terminal."
+    print(cfg.to_yaml(), end='')
+    to_terminal('\n' + cfg.to_yaml())
+
+# %% ../nbs/27_notebooks.ipynb #d9e7ad2c
+RUN_DIR_KEY = 'resnet_nb_run_dir'
 
 
 def show_run_dir(run_dir: str | Path):
@@ -59,7 +89,7 @@ def show_run_dir(run_dir: str | Path):
         raw=True,
         metadata={RUN_DIR_KEY: str(rd)},
     )
-    _to_terminal(f'\nRun folder: {short_path(rd)}\n')  # on its own line, after papermill's progress bar
+    to_terminal(f'\nRun folder: {short_path(rd)}\n')  # on its own line, after papermill's progress bar
 
 
 def run_dir_of(nb) -> Path | None:
@@ -169,7 +199,7 @@ def run_notebook(
 def stderr_to(path: str | Path):
     "Send this process's file descriptor 2 (and so the stderr of the kernels it starts) to `path` for a while."
     sys.stderr.flush()
-    saved, fd = os.dup(2), os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    saved, fd = os.dup(2), os.open(str(check_inside(path)), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         os.dup2(fd, 2)
         yield
