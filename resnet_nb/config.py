@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['PRECISIONS', 'MONITORS', 'PROGRESS_MODES', 'ON_RESUME', 'NAME_PATTERN', 'NAME_ALLOWED', 'choices', 'parse_value',
            'setting', 'allowed_text', 'check_name', 'DataSettings', 'ModelSettings', 'OptimSettings', 'SpeedSettings',
-           'RunSettings', 'TrainConfig', 'error_line', 'parameters_source']
+           'RunSettings', 'TrainConfig', 'plain_types', 'error_line']
 
 # %% ../nbs/14_config.ipynb #242cf902
 import difflib, re, types, typing
@@ -84,7 +84,7 @@ _OPS = {'gt': '>', 'ge': '>=', 'lt': '<', 'le': '<='}
 
 
 def _type_text(tp) -> str:
-    return ' or '.join(_BASE.get(t, str(t)) for t in _plain(tp) if t is not type(None))
+    return ' or '.join(_BASE.get(t, str(t)) for t in plain_types(tp) if t is not type(None))
 
 
 def allowed_text(name: str) -> str:
@@ -335,7 +335,7 @@ class TrainConfig(RunSettings):
             if f is None:
                 continue
             out[k] = _read_text(v, f.annotation)
-            kinds = _plain(f.annotation)
+            kinds = plain_types(f.annotation)
             if isinstance(out[k], bool) and bool not in kinds and {int, float} & set(kinds):  # true is not 1
                 raise ValueError(f'TrainConfig.{k}={short_repr(v)} is not allowed; allowed: {allowed_text(k)}')
         for k in ('grad_clip', 'patience'):
@@ -431,7 +431,7 @@ class TrainConfig(RunSettings):
         return cls.from_dict(d, **overrides)
 
 # %% ../nbs/14_config.ipynb #4b16bbde
-def _plain(tp) -> list:
+def plain_types(tp) -> list:
     "The plain types a field annotation admits, in order."
     union = typing.get_origin(tp) in (Union, types.UnionType)
     return (
@@ -443,7 +443,7 @@ def _plain(tp) -> list:
 
 def _read_text(v: Any, tp) -> Any:
     "A value for a field of annotation `tp`: text is read as YAML (a list also as `a,b`); numbers and dates become text for text fields."
-    kinds = _plain(tp)
+    kinds = plain_types(tp)
     if isinstance(v, str) and type(None) in kinds and v.strip().lower() in ('none', 'null', '~', ''):
         return None
     if isinstance(v, str) and set(kinds) - {str, type(None)}:
@@ -480,18 +480,3 @@ def error_line(e: ValidationError, data: dict) -> str:
                 f'TrainConfig.{k}={short_repr(data.get(k, err.get("input")))} is not allowed; allowed: {allowed_text(k)}'
             )
     return lines[0] + (f' (and {len(lines) - 1} more: {"; ".join(lines[1:])[:300]})' if len(lines) > 1 else '')
-
-# %% ../nbs/14_config.ipynb #3a283591
-def parameters_source() -> str:
-    "The parameters cell of `nbs/train.ipynb`: every field with its default value (a `# description` line, then `name: type = value`)."
-    lines = ['from typing import Optional, Union  # (the words of the annotations below)', '']
-    for k, f in TrainConfig.model_fields.items():
-        names = [t.__name__ for t in _plain(f.annotation) if t is not type(None)]
-        tp = names[0] if len(names) == 1 else f'Union[{", ".join(names)}]'
-        tp = f'Optional[{tp}]' if type(None) in _plain(f.annotation) else tp  # papermill's typing words
-        lines += [f'# {f.description}', f'{k}: {tp} = {getattr(TrainConfig(), k)!r}']
-    lines += [
-        '# Print the resolved config as YAML (as `resnet_nb train --dry-run`) and stop before loading data.',
-        'dry_run: bool = False',
-    ]
-    return '\n'.join(lines)

@@ -4,18 +4,19 @@
 
 # %% ../nbs/27_notebooks.ipynb #a1ced210
 from __future__ import annotations
-import ast, contextlib, io, os, shutil, sys, time
+import ast, contextlib, copy, io, json, os, shutil, sys, time
 from pathlib import Path
 import resnet_nb
 from .core import find_root, resolve_path, short_path, short_repr
-from .config import TrainConfig, parameters_source
+from .config import TrainConfig, plain_types
 from .logs import check_inside
 from .recipes import make_config, load_recipe
 
 # %% auto #0
 __all__ = ['NOTEBOOK_ONLY', 'RUN_DIR_KEY', 'notebook_params', 'ParameterError', 'to_terminal', 'notebook_flag', 'notebook_config',
-           'show_dry_run', 'show_run_dir', 'run_dir_of', 'train_notebook', 'sync_parameters_cell', 'notebook_defaults',
-           'recipe_params', 'run_notebook', 'stderr_to']
+           'show_dry_run', 'show_run_dir', 'run_dir_of', 'parameters_source', 'train_notebook', 'sync_parameters_cell',
+           'notebook_defaults', 'recipe_params', 'run_notebook', 'stderr_to', 'jupyter_metadata', 'notebook_drift',
+           'normalize_notebook']
 
 # %% ../nbs/27_notebooks.ipynb #52648385
 _PLAIN = (str, int, float, bool, list, dict, tuple, type(None))
@@ -99,6 +100,21 @@ def run_dir_of(nb) -> Path | None:
             if RUN_DIR_KEY in out.get('metadata', {}):
                 return Path(out['metadata'][RUN_DIR_KEY])
     return None
+
+# %% ../nbs/27_notebooks.ipynb #3a283591
+def parameters_source() -> str:
+    "The parameters cell of `nbs/train.ipynb`: every field with its default value (a `# description` line, then `name: type = value`)."
+    lines = ['from typing import Optional, Union  # (the words of the annotations below)', '']
+    for k, f in TrainConfig.model_fields.items():
+        names = [t.__name__ for t in plain_types(f.annotation) if t is not type(None)]
+        tp = names[0] if len(names) == 1 else f'Union[{", ".join(names)}]'
+        tp = f'Optional[{tp}]' if type(None) in plain_types(f.annotation) else tp  # papermill's typing words
+        lines += [f'# {f.description}', f'{k}: {tp} = {getattr(TrainConfig(), k)!r}']
+    lines += [
+        '# Print the resolved config as YAML (as `resnet_nb train --dry-run`) and stop before loading data.',
+        'dry_run: bool = False',
+    ]
+    return '\n'.join(lines)
 
 # %% ../nbs/27_notebooks.ipynb #4a145189
 def train_notebook() -> Path:
@@ -208,3 +224,48 @@ def stderr_to(path: str | Path):
         os.dup2(saved, 2)
         os.close(saved)
         os.close(fd)
+
+# %% ../nbs/27_notebooks.ipynb #d24860ae
+def jupyter_metadata() -> dict:
+    "The notebook metadata that JupyterLab writes as soon as the notebook's python3 kernel starts: the kernel's spec and its language_info."
+    from ipykernel.ipkernel import IPythonKernel
+    from ipykernel.kernelspec import get_kernel_dict
+
+    spec = get_kernel_dict()
+    return {
+        'kernelspec': {'display_name': spec['display_name'], 'language': spec['language'], 'name': 'python3'},
+        'language_info': dict(IPythonKernel.language_info),
+    }
+
+
+def _nb_text(nb: dict) -> str:
+    "A notebook's JSON as nbformat and nbdev write it (sorted keys, one-space indent, a final newline); sources keep their form."
+    return json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + '\n'
+
+
+def notebook_drift(path: str | Path, meta: dict | None = None) -> list[str]:
+    "What opening `path` in JupyterLab would change at once, one line each ([] when nothing): its kernel metadata; and a file not laid out as nbformat writes JSON."
+    text = Path(path).read_text(encoding='utf-8')
+    nb = json.loads(text)
+    have = nb.get('metadata', {})
+    out = [
+        f'metadata.{k}: {have.get(k)!r}; JupyterLab writes {v!r}'
+        for k, v in (meta or jupyter_metadata()).items()
+        if have.get(k) != v
+    ]
+    if nb.get('nbformat_minor', 0) < 5 or any('id' not in c for c in nb.get('cells', [])):
+        out.append('cells without ids (nbformat < 4.5): JupyterLab adds them')
+    if _nb_text(nb) != text:
+        out.append('layout: not as nbformat writes JSON (key order, indentation or final newline)')
+    return out
+
+
+def normalize_notebook(path: str | Path, meta: dict | None = None) -> bool:
+    "Give `path` the kernel metadata JupyterLab writes on opening it, in nbformat's JSON layout (sources keep their form); True when that changed it."
+    text = Path(path).read_text(encoding='utf-8')
+    nb = json.loads(text)
+    nb.setdefault('metadata', {}).update(copy.deepcopy(meta or jupyter_metadata()))
+    new = _nb_text(nb)
+    if new != text:
+        Path(path).write_text(new, encoding='utf-8')
+    return new != text

@@ -6,7 +6,7 @@ unset: the notebook's own full-size settings. Cells nbdev's tests skip are skipp
 `#| eval: false` always, and cells flagged with a test flag of settings.ini (`#| slow`, `#| gpu`) unless `--flags` names
 it. The result is kept small (stream outputs over 40 lines cut to their head and tail, carriage-return progress
 collapsed, widget views dropped, PNGs only and at most 1000 px wide), its metadata restored to what the project
-keeps (kernelspec `python3`, cell metadata `tags` when not empty) and cleaned as `nbdev_clean` does. A notebook that
+keeps (cell metadata `tags` when not empty), cleaned as `nbdev_clean` does, then given the kernel metadata JupyterLab writes on opening (as `tools/nbclean.py` does). A notebook that
 fails is reported and left as it was: the new one replaces it whole, only once it ran to the end.
 
 Usage: python tools/execute_nbs.py [--path nbs/25_inspect.ipynb ...] [--flags "slow"] [--timeout 1800]
@@ -139,6 +139,7 @@ def execute(path: Path, skip_flags: set, timeout: int) -> tuple:
     import nbformat
     from nbclient import NotebookClient
     from execnb.nbio import write_nb
+    from resnet_nb.notebooks import normalize_notebook
 
     original = json.loads(path.read_text())
     nb = nbformat.reads(path.read_text(), as_version=4)
@@ -162,6 +163,7 @@ def execute(path: Path, skip_flags: set, timeout: int) -> tuple:
         os.replace(tmp, path)  # whole or not at all
     finally:
         tmp.unlink(missing_ok=True)
+    normalize_notebook(path)  # the metadata JupyterLab writes on opening (as tools/nbclean.py leaves every notebook)
     return skipped, time.time() - t
 
 
