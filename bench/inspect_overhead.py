@@ -6,7 +6,7 @@ peak memory of `layer_cka` on 10,000 CIFAR-sized images for a ResNet-56 self-sim
    trials alternate (plain, inspected, inspected, plain, ...) from the same initial weights and optimizer state, so that
    other load on the machine hits both alike. Time is CPU time of this process (robust on a shared machine) and
    wall-clock; the overhead is the median over repeats of the paired ratio of steps/s. Budget: under 10%.
-2. Memory. `layer_cka(resnet56, None, batches)` over `--cka-n` synthetic 3x32x32 images in batches of `--cka-bs`: the
+2. Memory. `layer_cka(resnet56, None, data)` over `--cka-n` synthetic 3x32x32 images in batches of `--cka-bs`: the
    hooks turn each layer's output into its n x n Gram matrix at once, so the process should never hold more than one
    batch of activations per layer. The script prints the peak resident memory above the level before the call (Linux:
    the high-water mark is reset through /proc/self/clear_refs; elsewhere ru_maxrss, which cannot be reset), the size of
@@ -23,7 +23,9 @@ from resnet_nb.config import TrainConfig
 from resnet_nb.core import seed_everything, unwrap
 from resnet_nb.models import create_model
 from resnet_nb.trainer import build_learner
-from resnet_nb.inspect import ActivationStatsCB, GradStatsCB, Hooks, default_layers, layer_cka
+from resnet_nb.data import ImageData
+from resnet_nb.inspect import ActivationStatsCB, GradStatsCB, Hooks, default_layers
+from resnet_nb.layers import layer_cka
 
 
 def make(args):
@@ -119,21 +121,18 @@ def cka_memory(args):
     torch.manual_seed(0)
     model = create_model('resnet56').eval()
     images = torch.randint(0, 256, (args.cka_n, 3, 32, 32), dtype=torch.uint8)  # the data set, as uint8 (30 MB)
-    batches = lambda: (
-        (images[i : i + args.cka_bs].float().div(255).sub(0.5).div(0.25), None)
-        for i in range(0, args.cka_n, args.cka_bs)
-    )
+    data = ImageData(images, torch.zeros(args.cka_n), ['random'])  # normalised batch by batch, as a test split is
     layers = default_layers(model)
     with Hooks(model, layers) as hs, torch.no_grad():
         model(images[: args.cka_bs].float())
     per_layer = {n: hs[n][0].numel() * args.cka_bs * 4 for n in layers}  # float32 bytes of one batch per layer
     mb = lambda b: b / 2**20
-    layer_cka(model, None, ((x, y) for x, y in list(batches())[:1]))  # warm-up: allocator pools, kernels
+    layer_cka(model, None, data, n_inputs=args.cka_bs, batch_size=args.cka_bs)  # warm-up: allocator pools, kernels
     base = _status_kb('VmRSS')
     reset = _reset_peak()
     before_max = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.perf_counter()
-    m = layer_cka(model, None, batches())
+    m = layer_cka(model, None, data, batch_size=args.cka_bs)
     secs = time.perf_counter() - t
     peak = _status_kb('VmHWM') if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     grams = len(layers) * args.cka_bs**2 * 8

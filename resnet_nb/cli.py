@@ -177,7 +177,7 @@ def add_runs_parser(sub) -> argparse.ArgumentParser:
 
 # %% ../nbs/34_cli.ipynb #97809325
 def add_cka_parser(sub) -> argparse.ArgumentParser:
-    "`resnet_nb cka RUN [RUN_B] [--out PNG] [--split test] [--n-batches N] [--device cpu]`."
+    "`resnet_nb cka RUN [RUN_B] [--out PNG] [--measure linear_cka] [--checkpoint best] [--split test] [--n-inputs N] [--batch-size 256] [--seed 0] [--device cpu]`."
     k = sub.add_parser('cka', help=COMMANDS['cka'])
     k.add_argument('run', help='the run folder (or its name under runs/)')
     k.add_argument(
@@ -186,8 +186,33 @@ def add_cka_parser(sub) -> argparse.ArgumentParser:
     k.add_argument(
         '--out', default=None, help="the PNG to write, or a folder to write it into (default: the run's folder)"
     )
+    k.add_argument(
+        '--measure',
+        default='linear_cka',
+        help='linear_cka (unbiased HSIC summed over batches) or a measure on pooled activations: rbf_cka, svcca, '
+        'pwcca, procrustes, mse (default: linear_cka)',
+    )
+    k.add_argument(
+        '--checkpoint',
+        default='best',
+        help='best, last, an epoch a checkpoint holds, or init (the untrained model) (default: best)',
+    )
     k.add_argument('--split', default='test', choices=['val', 'test'], help='the split of the first run to compare on')
-    k.add_argument('--n-batches', dest='n_batches', type=int, default=None, help='only the first N batches')
+    k.add_argument(
+        '--n-inputs',
+        dest='n_inputs',
+        type=int,
+        default=None,
+        help='a random sample of N inputs (default: the whole split)',
+    )
+    k.add_argument(
+        '--batch-size',
+        dest='batch_size',
+        type=int,
+        default=256,
+        help='inputs per batch of the CKA estimate (default: 256)',
+    )
+    k.add_argument('--seed', type=int, default=0, help='the seed of the order (and sample) of the inputs (default: 0)')
     k.add_argument('--device', default='cpu', help='cpu, cuda or mps')
     k.set_defaults(func=cmd_cka)
     return k
