@@ -11,7 +11,7 @@ import torch
 from .core import check_choice, resolve_path, first_value, format_value, format_table
 from .config import TrainConfig
 from .runs import Run, RunError, find_runs
-from .live import plot_history
+from .live import clip_outliers, plot_history
 
 # %% auto #0
 __all__ = ['RunTable', 'read_runs', 'compare_runs', 'plot_runs', 'tb_hparams', 'confusion_matrix', 'plot_confusion',
@@ -118,7 +118,7 @@ def _label(cfg: dict, keys: list[str], run_dir: Path) -> str:
 
 
 def plot_runs(runs: str | Path | list = 'runs', labels: list[str] | None = None, figsize: tuple = (11, 3.6)):
-    "Loss and accuracy curves of several runs on one pair of axes, labelled by the settings that differ."
+    "Loss and accuracy curves of several runs on one pair of axes, labelled by the settings that differ; the loss axis holds the bulk of the values (a diverged point is marked at its edge)."
     import matplotlib.pyplot as plt
 
     loaded = read_runs(runs)
@@ -131,6 +131,7 @@ def plot_runs(runs: str | Path | list = 'runs', labels: list[str] | None = None,
             label=labels[i] if labels else _label(r['config'], keys, r['run'].path),
             color=f'C{i % 10}',
         )
+    clip_outliers(axs[0])  # one diverged run must not flatten the others: its points beyond are marked at the edge
     fig.tight_layout()
     return fig
 

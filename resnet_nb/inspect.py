@@ -4,12 +4,12 @@
 
 # %% ../nbs/25_inspect.ipynb #d84d6941
 from __future__ import annotations
-import fnmatch, math
+import fnmatch, html, math
 from functools import partial
 from typing import Callable, Optional
 import torch, torch.nn as nn
 from torch import Tensor
-from .core import check_choice, format_table, unwrap
+from .core import check_choice, format_table, format_value, unwrap
 from .similarity import MinibatchCKA, gram, hsic, linear_cka  # noqa: F401  (the maths moved there; still importable from here)
 from .data import ImageData
 from .datasets import get_dataset
@@ -20,7 +20,7 @@ from .logs import model_summary as summary_text
 
 # %% auto #0
 __all__ = ['STAT_COLS', 'find_modules', 'Hooks', 'default_layers', 'model_summary', 'ActivationStatsCB', 'weight_grad_stats',
-           'GradStatsCB']
+           'StatsTable', 'GradStatsCB']
 
 # %% ../nbs/25_inspect.ipynb #d433839c
 def find_modules(model: nn.Module, modules) -> dict[str, nn.Module]:
@@ -147,6 +147,25 @@ class _Recorder(Callback):
         return torch.cat(self._rows) if self._rows else torch.zeros(0)
 
 
+def _depth_colors(n: int) -> tuple:
+    "`n` colours of a sequential colormap (dark: first layer) and the mappable for their colour bar."
+    import matplotlib as mpl
+
+    cmap = mpl.colors.ListedColormap(mpl.colormaps['viridis'](torch.linspace(0, 0.9, 256).tolist()))
+    sm = mpl.cm.ScalarMappable(mpl.colors.Normalize(-0.5, n - 0.5), cmap)
+    return [sm.to_rgba(j) for j in range(n)], sm
+
+
+def _depth_bar(fig, axs, sm, names: list):
+    "A colour bar labelled 'layer depth' whose ticks name (at most 12 of) the layers."
+    cb = fig.colorbar(sm, ax=axs, shrink=0.95, aspect=30)
+    idx = list(range(0, len(names), math.ceil(len(names) / 12)))
+    cb.set_ticks(idx, labels=[names[i] for i in idx])
+    cb.ax.tick_params(labelsize=7)
+    cb.set_label('layer depth', fontsize=8)
+    return cb
+
+
 class ActivationStatsCB(_Recorder):
     "Every `every` training steps, per layer: mean, std, near-zero fraction and histogram of |x|; on the device until read."
 
@@ -186,38 +205,70 @@ class ActivationStatsCB(_Recorder):
         if self.hooks is not None:
             self.hooks.remove()
 
-    def plot_stats(self, figsize: tuple = (11, 3)):
-        "Mean, std and near-zero fraction of every layer over training (dark: early layers, light: late)."
+    def _fig_stats(self, figsize: tuple = (11, 3.2), ncols: int = 3):
         import matplotlib.pyplot as plt
 
-        d, colors = self.data, plt.cm.viridis(torch.linspace(0, 0.9, len(self.names)).tolist())
-        fig, axs = plt.subplots(1, 3, figsize=figsize, dpi=72)
-        for k, (ax, title) in enumerate(zip(axs, ('mean', 'std', f'fraction |x| < {self.zero_eps:g}'))):
-            for j, n in enumerate(self.names):
-                ax.plot(self.steps, d[:, j, k], color=colors[j], label=n, lw=1)
+        d, (colors, sm) = self.data, _depth_colors(len(self.names))
+        nrows = math.ceil(3 / ncols)
+        fig, axs = plt.subplots(nrows, ncols, figsize=figsize, dpi=72, layout='constrained', squeeze=False)
+        for k, (ax, title) in enumerate(zip(axs.flat, ('mean', 'std', f'fraction |x| < {self.zero_eps:g}'))):
+            for j in range(len(self.names)):
+                ax.plot(self.steps, d[:, j, k], color=colors[j], lw=1)
             ax.set(title=title, xlabel='step')
-        axs[2].legend(fontsize=6, ncol=2)
-        fig.tight_layout()
+            ax.grid(alpha=0.3)
+        _depth_bar(fig, axs, sm, self.names)
         return fig
 
-    def color_dim(self, ncols: int = 6):
-        "The 'colorful dimension': per layer, the histogram of |x| (log scale; 0 at the bottom) over the records (`data`: `[records, layers, 3 + bins]`)."
+    def plot_stats(self, figsize: tuple = (11, 3.2)) -> None:
+        "Mean, std and near-zero fraction of every layer over training, coloured by depth (a colour bar names the layers); shown once, `plt.gcf()` is the figure."
+        self._fig_stats(figsize)
+
+    def _fig_color_dim(self, ncols: int = 6, size: tuple = (2.2, 1.8)):
         import matplotlib.pyplot as plt
 
-        h, n = self.data[:, :, 3:], len(self.names)
+        h, n, st = self.data[:, :, 3:], len(self.names), self.steps
         nrows = math.ceil(n / ncols)
-        fig, axs = plt.subplots(nrows, ncols, figsize=(1.9 * ncols, 1.6 * nrows), dpi=72, squeeze=False)
+        fig, axs = plt.subplots(
+            nrows,
+            ncols,
+            figsize=(size[0] * ncols + 1, size[1] * nrows + 0.6),
+            dpi=72,
+            squeeze=False,
+            sharex=True,
+            sharey=True,
+            layout='constrained',
+        )
+        ext = (st[0], st[-1] if len(st) > 1 else st[0] + 1, 0, self.hist_max)
         for j, ax in enumerate(axs.flat):
-            ax.axis('off')
-            if j < n:
-                ax.imshow(h[:, j].T.clamp_min(1e-5).log(), origin='lower', aspect='auto', cmap='viridis')
-                ax.set_title(self.names[j], fontsize=8)
-        fig.tight_layout()
+            if j >= n:
+                ax.axis('off')
+                continue
+            im = ax.imshow(
+                h[:, j].T.clamp_min(1e-5).log10(),
+                origin='lower',
+                aspect='auto',
+                cmap='viridis',
+                vmin=-5,
+                vmax=0,
+                extent=ext,
+                interpolation='nearest',
+            )
+            ax.set_title(self.names[j], fontsize=9), ax.tick_params(labelsize=7)
+        fig.colorbar(im, ax=axs, label='log10 share of values in the bin', shrink=0.9)
+        fig.suptitle('activation histograms over training (bottom: |x| near 0)', fontsize=10)
+        fig.supxlabel('step', fontsize=8), fig.supylabel('|x|', fontsize=8)
         return fig
+
+    def color_dim(self, ncols: int = 6) -> None:
+        "The 'colorful dimension': per layer, the histogram of |x| (y, 0 at the bottom) over the training steps (x), one colour scale (log10 share); shown once."
+        self._fig_color_dim(ncols)
 
     def figures(self) -> dict:
         "The pictures for TensorBoard."
-        return {'activation_stats': self.plot_stats(), 'activation_hist': self.color_dim()}
+        return {
+            'activation_stats': self._fig_stats((6, 8), ncols=1),  # stacked: readable at TensorBoard's card width
+            'activation_hist': self._fig_color_dim(3, (2.6, 2.1)),
+        }
 
 # %% ../nbs/25_inspect.ipynb #40e98c35
 def _param_stats(params: list, prev: Optional[list] = None) -> Tensor:
@@ -251,6 +302,25 @@ def weight_grad_stats(model: nn.Module, prev: Optional[dict] = None) -> list[dic
     return _stat_rows(list(names), list(params), _param_stats(list(params), before).cpu())
 
 # %% ../nbs/25_inspect.ipynb #f9fd97c9
+class StatsTable(list):
+    "Rows (dicts) shown as an HTML table in a notebook and as aligned text when printed."
+
+    def __init__(self, rows: list[dict], cols: list[str]):
+        super().__init__(rows)
+        self.cols = cols
+
+    def _repr_html_(self) -> str:
+        cell = lambda tag, v: f'<{tag}>{html.escape(v)}</{tag}>'
+        head = ''.join(cell('th', c) for c in self.cols)
+        body = ''.join(
+            '<tr>' + ''.join(cell('td', format_value(r.get(c), c)) for c in self.cols) + '</tr>' for r in self
+        )
+        return f"<table class='dataframe'><thead><tr style='text-align: right;'>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    def __repr__(self) -> str:
+        return format_table(self, self.cols, empty='(no rows)')
+
+
 class GradStatsCB(_Recorder):
     "Every `every` steps: mean |w|, |grad| and |update| of every parameter, on the device until read; `table()`, `plot()`."
 
@@ -273,27 +343,32 @@ class GradStatsCB(_Recorder):
         "The rows of `weight_grad_stats` for record `i` (default: the last)."
         return _stat_rows(self.names, self.params, self.data[i])
 
-    def table(self, i: int = -1) -> str:
-        "Record `i` as a text table."
-        return format_table(self.rows(i), STAT_COLS)
+    def table(self, i: int = -1) -> StatsTable:
+        "Record `i` as a table: HTML in a notebook, aligned text when printed."
+        return StatsTable(self.rows(i), STAT_COLS)
 
-    def plot(self, figsize: tuple = (11, 3.2)):
-        "grad/w and update/w of every conv and linear weight over training (dark: first layers); 1e-3 marked."
+    def _fig(self, figsize: tuple = (11, 3.2), ncols: int = 2):
         import matplotlib.pyplot as plt
 
         d, idx = self.data, [i for i, p in enumerate(self.params) if p.ndim > 1]
-        colors = plt.cm.viridis(torch.linspace(0, 0.9, len(idx)).tolist())
-        fig, axs = plt.subplots(1, 2, figsize=figsize, dpi=72)
-        for k, ax in enumerate(axs):
+        colors, sm = _depth_colors(len(idx))
+        fig, axs = plt.subplots(
+            math.ceil(2 / ncols), ncols, figsize=figsize, dpi=72, layout='constrained', squeeze=False
+        )
+        for k, ax in enumerate(axs.flat):
             for c, i in zip(colors, idx):
-                lab = self.names[i] if i in (idx[0], idx[-1]) else None
-                ax.plot(self.steps, d[:, i, k + 1] / d[:, i, 0], color=c, lw=1, label=lab)
+                ax.plot(self.steps, d[:, i, k + 1] / d[:, i, 0], color=c, lw=1)
+            ax.axhline(1e-3, ls='--', c='k', lw=1, label='1e-3')
             ax.set(yscale='log', xlabel='step', title=('mean |grad| / mean |w|', 'mean |update| / mean |w|')[k])
-        axs[1].axhline(1e-3, ls='--', c='k', lw=1, label='1e-3')
-        axs[1].legend(fontsize=7)
-        fig.tight_layout()
+            ax.grid(alpha=0.3)
+        axs.flat[-1].legend(fontsize=7)
+        _depth_bar(fig, axs, sm, [self.names[i] for i in idx])
         return fig
+
+    def plot(self, figsize: tuple = (11, 3.2)) -> None:
+        "grad/w and update/w of every conv and linear weight over training, coloured by depth; 1e-3 marked; shown once."
+        self._fig(figsize)
 
     def figures(self) -> dict:
         "The picture for TensorBoard."
-        return {'grad_weight_ratio': self.plot()}
+        return {'grad_weight_ratio': self._fig((6, 6), ncols=1)}

@@ -19,8 +19,8 @@ from .learner import Callback
 from .logs import load_history
 
 # %% auto #0
-__all__ = ['fmt_time', 'eta', 'Bar', 'Progress', 'smooth', 'summary_line', 'draw_history', 'plot_history', 'Chart',
-           'render_chart', 'MetricsTable', 'LiveChartCB']
+__all__ = ['fmt_time', 'eta', 'Bar', 'Progress', 'smooth', 'summary_line', 'robust_limits', 'clip_outliers', 'draw_history',
+           'plot_history', 'Chart', 'render_chart', 'MetricsTable', 'LiveChartCB']
 
 # %% ../nbs/21_live.ipynb #fbf9568a
 def fmt_time(t: float | None) -> str:
@@ -124,6 +124,59 @@ def summary_line(history: list[dict], n_epochs: int | None = None) -> str:
     return ', '.join(parts)
 
 # %% ../nbs/21_live.ipynb #9192ae3e
+def robust_limits(values: list[float], k: float = 1.0) -> tuple[float, float]:
+    "y limits that hold the bulk of the finite `values`: their 10-90% quantile range widened by `k` times itself on each side, never beyond the data."
+    v = sorted(x for x in values if math.isfinite(x))
+    if not v:
+        return (0.0, 1.0)
+    q = lambda p: v[round(p * (len(v) - 1))]
+    lo, hi = q(0.1), q(0.9)
+    span = (hi - lo) or abs(hi) or 1.0
+    return max(v[0], lo - k * span), min(v[-1], hi + k * span)
+
+
+def clip_outliers(ax, k: float = 1.0) -> int:
+    "Limit `ax`'s y axis to the bulk of its lines' values (`robust_limits`); each point outside gets a triangle at the edge, and a note says how many; returns that number."
+    for a in [a for a in ax.lines + ax.texts if a.get_gid() == 'clipped']:
+        a.remove()
+    lines = [l for l in ax.lines if l.get_gid() != 'clipped']
+    ys = [float(y) for l in lines for y in l.get_ydata()]
+    lo, hi = robust_limits(ys, k)
+    n = 0
+    if not ys or (lo <= min(ys) and hi >= max(ys)):
+        return n
+    pad = 0.05 * (hi - lo or 1.0)
+    ax.set_ylim(lo - pad, hi + pad)
+    for l in lines:
+        for x, y in zip(l.get_xdata(), l.get_ydata()):
+            if math.isfinite(y) and not lo <= y <= hi:
+                up = y > hi
+                ax.plot(
+                    [x],
+                    [hi + pad if up else lo - pad],
+                    '^' if up else 'v',
+                    color=l.get_color(),
+                    ms=6,
+                    alpha=max(l.get_alpha() or 1.0, 0.5),
+                    clip_on=False,
+                    gid='clipped',
+                    zorder=5,
+                )
+                n += 1
+    ax.text(
+        0.99,
+        0.98,
+        f'y axis clipped to the bulk: {n} point(s) beyond it at the edge (triangles)',
+        transform=ax.transAxes,
+        ha='right',
+        va='top',
+        fontsize=7,
+        color='0.3',
+        gid='clipped',
+    )
+    return n
+
+
 def draw_history(
     axs,
     history: list[dict],
@@ -156,11 +209,8 @@ def draw_history(
         x, y = _col(history, key)
         if x:
             ax.plot(x, y, ls, color=c, marker='o', ms=4, label=f'{pre}{name}')
-    vals = _col(history, 'val_loss')[1]
-    if (
-        not color and train_side and vals and max(vals) > 2 * max(train_side)
-    ):  # a validation blow-up would flatten the rest
-        ax0.set_ylim(0, 2 * max(train_side))
+    if not color:  # one run: a diverged point or a spike must not flatten the rest (overlays clip once, at the end)
+        clip_outliers(ax0)
     for ax, t in [(ax0, 'loss'), (ax1, 'accuracy')]:
         ax.set_title(t, fontsize=10)
         ax.set_xlabel('epoch')
@@ -305,23 +355,24 @@ class LiveChartCB(Callback):
 
     def __init__(
         self,
-        chart_every: float = 5.0,
+        chart_every: float = 3.0,
         bar_every: float = 0.5,
         table: bool = True,
-        max_overhead: float = 0.02,
+        max_overhead: float = 0.1,
         figsize: tuple = (10, 3.4),
         display=None,
+        clock=time.perf_counter,
     ):
         self.chart_every, self.bar_every, self.table = chart_every, bar_every, table
         self.max_overhead, self.figsize = max_overhead, figsize
         self.display = display or _ipython_display  # anything with IPython's display(obj, display_id=True) signature
-        self.handles, self.messages, self.active = {}, [], False
+        self.handles, self.messages, self.active, self.clock = {}, [], False, clock
 
     def before_fit(self, learn):
         self.learn, self.active = learn, rank_world()[0] == 0
         if not self.active:
             return
-        self.t0 = self.t_bar = self.t_chart = time.perf_counter()
+        self.t0 = self.t_bar = self.t_chart = self.clock()
         self.n_epochs = learn.n_epochs
         self.start_epoch = self.epochs_done = getattr(learn, 'start_epoch', 0)
         self.phase, self.i, self.n_iter, self.n_train, self.done = None, 0, 1, 1, ''
@@ -346,10 +397,10 @@ class LiveChartCB(Callback):
         self.i += 1
         if self.phase == 'train' and getattr(learn, 'loss', None) is not None:
             self._record(learn.loss)
-        now = time.perf_counter()
+        now = self.clock()
         if now - self.t_bar >= self.bar_every:
             self._update_bar(now)
-        if self.phase == 'train' and now - self.t_chart >= max(self.chart_every, self.draw_cost / self.max_overhead):
+        if self.phase == 'train' and now - self.t_chart >= self.chart_interval:
             self._update_chart()
 
     def after_epoch(self, learn):
@@ -359,14 +410,14 @@ class LiveChartCB(Callback):
         self._update_chart()
         if self.table:
             self._show('table', MetricsTable(learn.history))
-        self._update_bar(time.perf_counter())
+        self._update_bar(self.clock())
 
     def after_fit(self, learn):
         if not self.active:
             return
         if self.phase is not None:
             self._update_chart()  # stopped part-way through an epoch
-        self.phase, self.t_end = None, time.perf_counter()  # the clock stops (log lines may still come)
+        self.phase, self.t_end = None, self.clock()  # the clock stops (log lines may still come)
         self.done = f'done in {fmt_time(self.t_end - self.t0)}: ' + summary_line(learn.history, self.n_epochs)
         self._update_bar(self.t_end)
 
@@ -374,13 +425,18 @@ class LiveChartCB(Callback):
         "Show the trainer's log messages (resume, early stopping, test accuracy) under the bars."
         self.messages = (self.messages + [msg])[-5:]
         if self.active:
-            self._update_bar(time.perf_counter())
+            self._update_bar(self.clock())
+
+    @property
+    def chart_interval(self) -> float:
+        "Seconds between redraws within an epoch: `chart_every`, or more when the last drawing took over `max_overhead` of it."
+        return max(self.chart_every, self.draw_cost / self.max_overhead)
 
     # -- internals
     def _start_phase(self, learn, phase):
         if not self.active:
             return
-        self.phase, self.i, self.t_phase = phase, 0, time.perf_counter()
+        self.phase, self.i, self.t_phase = phase, 0, self.clock()
         self.n_iter = getattr(learn, 'n_iter', None) or 1
         if phase == 'train':
             self._read_losses()
@@ -427,9 +483,9 @@ class LiveChartCB(Callback):
         return render_chart(self.learn.history, (self.bx, self.by), self.n_epochs, figsize=self.figsize)
 
     def _update_chart(self):
-        t = time.perf_counter()
+        t = self.clock()
         self._read_losses()
         self._show('chart', self._render())
         self.n_draws += 1
-        self.t_chart = time.perf_counter()
+        self.t_chart = self.clock()
         self.draw_cost = self.t_chart - t

@@ -9,15 +9,16 @@ from pathlib import Path
 from typing import Optional
 from tqdm.auto import tqdm
 import numpy as np, torch, torch.nn as nn
-from .core import atomic_save, find_root, is_num, read_json, short_path, unwrap
+from .core import atomic_save, find_root, is_num, read_json, resolve_path, short_path, unwrap
 from .config import MONITORS
 from .models import count_params
 from .learner import Callback
 from .callbacks import METRIC_KEYS
 
 # %% auto #0
-__all__ = ['CSV_COLUMNS', 'check_inside', 'format_row', 'FileLogCB', 'CSVLoggerCB', 'TensorBoardCB', 'TerminalProgressCB',
-           'environment_info', 'model_summary', 'load_history', 'best_of', 'SummaryCB', 'HParamsCB']
+__all__ = ['CSV_COLUMNS', 'TB_FINAL', 'HPARAM_BASICS', 'check_inside', 'format_row', 'FileLogCB', 'CSVLoggerCB', 'tb_tag',
+           'hparams_pb', 'TensorBoardCB', 'TerminalProgressCB', 'environment_info', 'model_summary', 'load_history',
+           'best_of', 'SummaryCB', 'sweep_axes', 'hparams_of', 'HParamsCB']
 
 # %% ../nbs/18_logs.ipynb #0abae017
 def check_inside(path: str | Path, folder: str | Path | None = None) -> Path:
@@ -106,8 +107,45 @@ class CSVLoggerCB(Callback):
         atomic_save(buf.getvalue(), self.path)
 
 
+TB_FINAL = 'zfinal'  # TensorBoard lists tag groups alphabetically: this one comes after acc, loss, lr, time and top5
+
+
+def tb_tag(key: str) -> str:
+    "The TensorBoard tag of a history key, grouped by what it measures: `val_loss` -> `loss/val`, `lr` -> `lr/lr`, `seconds` -> `time/seconds`."
+    if key in ('seconds', 'img_s'):
+        return f'time/{key}'
+    split, _, name = key.partition('_')
+    return f'{name}/{split}' if split in ('train', 'val', 'test') and name else f'{key}/{key}'
+
+
+def hparams_pb(hparams: dict, metric_tags: list[str], trial: str) -> list:
+    "The HParams plugin's experiment, session start (named `trial`, values typed: a bool stays a bool) and session end records."
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2 as pd
+
+    start, infos = pd.SessionStartInfo(group_name=trial, start_time_secs=time.time()), []
+    for k, v in hparams.items():
+        kind = 'BOOL' if isinstance(v, bool) else 'FLOAT64' if is_num(v) else 'STRING'
+        setattr(
+            start.hparams[k],
+            {'BOOL': 'bool_value', 'FLOAT64': 'number_value', 'STRING': 'string_value'}[kind],
+            v if kind != 'STRING' else str(v),
+        )
+        infos.append(api_pb2.HParamInfo(name=k, type=api_pb2.DataType.Value(f'DATA_TYPE_{kind}')))
+    exp = api_pb2.Experiment(
+        hparam_infos=infos, metric_infos=[api_pb2.MetricInfo(name=api_pb2.MetricName(tag=t)) for t in metric_tags]
+    )
+    end = pd.SessionEndInfo(status=api_pb2.Status.Value('STATUS_SUCCESS'), end_time_secs=time.time())
+    data = [
+        (metadata.EXPERIMENT_TAG, pd.HParamsPluginData(experiment=exp)),
+        (metadata.SESSION_START_INFO_TAG, pd.HParamsPluginData(session_start_info=start)),
+        (metadata.SESSION_END_INFO_TAG, pd.HParamsPluginData(session_end_info=end)),
+    ]
+    return [Summary(value=[Summary.Value(tag=t, metadata=metadata.create_summary_metadata(d))]) for t, d in data]
+
+
 class TensorBoardCB(Callback):
-    "TensorBoard scalars for every metric and the lr per epoch, optional histograms, hparams at the end."
+    "TensorBoard scalars for every metric and the lr per epoch (grouped tags: `loss/train`, `acc/val`), optional histograms, hparams at the end."
 
     order = 12
 
@@ -134,7 +172,7 @@ class TensorBoardCB(Callback):
         row = learn.history[-1]
         for k, v in row.items():
             if k not in ('epoch', 'step') and is_num(v):
-                self.writer.add_scalar(k, v, row['epoch'])
+                self.writer.add_scalar(tb_tag(k), v, row['epoch'])
         if self.histograms:
             for n, p in unwrap(learn.model).named_parameters():
                 self.writer.add_histogram(f'weights/{n}', p.detach().float().cpu(), row['epoch'])
@@ -142,20 +180,28 @@ class TensorBoardCB(Callback):
                 self.writer.add_histogram(f'grads/{n}', g, row['epoch'])
         self.writer.flush()
 
-    def log_final(self, hparams: dict, metrics: dict, step: int = 0):
-        "The run's hyperparameters for TensorBoard's HParams tab, against its per-epoch metrics and the final ones (`metrics`, at epoch `step`)."
+    def log_final(self, hparams: dict, metrics: dict, step: int = 0, trial: str | None = None):
+        "The run's hyperparameters for the HParams tab (one record per run: a resume replaces it and names the keys it changed), against the per-epoch metrics and the final ones (`metrics`, at epoch `step`)."
         if self.writer is None:
             return
-        from torch.utils.tensorboard.summary import hparams as hparams_summary
+        from torch.utils.tensorboard.writer import FileWriter
 
-        hp = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in hparams.items()}
         final = {k: v for k, v in metrics.items() if is_num(v)}
         for k, v in final.items():
             if k.startswith(('test_', 'best_')):
-                self.writer.add_scalar(f'final/{k}', v, step)  # the few numbers no epoch has
-        names = {k: (k if k in METRIC_KEYS else f'final/{k}') for k in final}
-        for s in hparams_summary(hp, {names[k]: v for k, v in final.items()}):
-            self.writer.file_writer.add_summary(s)
+                self.writer.add_scalar(f'{TB_FINAL}/{k}', v, step)  # the few numbers no epoch has
+        hp = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in hparams.items()}
+        first = read_json(self.log_dir / 'hparams.json').get('first') or hp  # as the run's first session logged them
+        changed = [f'{k} {first[k]} -> {v}' for k, v in hp.items() if k in first and first[k] != v]
+        hp |= {'changed_on_resume': ', '.join(changed)} if changed else {}
+        atomic_save(json.dumps({'first': first, 'last': hp}, indent=1), self.log_dir / 'hparams.json')
+        for f in self.log_dir.glob('events.out.tfevents.*.hparams'):
+            f.unlink()  # TensorBoard keeps the first record of a tag: an earlier session's would hide this one
+        fw = FileWriter(str(self.log_dir), filename_suffix='.hparams')
+        tags = [tb_tag(k) if k in METRIC_KEYS else f'{TB_FINAL}/{k}' for k in final]
+        for s in hparams_pb(hp, tags, trial or self.log_dir.parent.name):
+            fw.add_summary(s)
+        fw.close()
         self.close()
 
     def close(self):
@@ -391,13 +437,35 @@ class SummaryCB(Callback):
         )
 
 # %% ../nbs/18_logs.ipynb #e4a5b230
+HPARAM_BASICS = ['model', 'dataset', 'lr', 'epochs']
+
+
+def sweep_axes(runs_dir: str | Path) -> list[str] | None:
+    "The keys that vary across the points of the sweep whose folder is `runs_dir` (read from its `sweep.json`); None outside a sweep."
+    points = [r.get('params') or {} for r in (read_json(Path(runs_dir) / 'sweep.json').get('points') or {}).values()]
+    if not points:
+        return None
+    keys = dict.fromkeys(k for p in points for k in p)
+    return [k for k in keys if len({json.dumps(p.get(k), sort_keys=True, default=str) for p in points}) > 1]
+
+
+def hparams_of(cfg) -> tuple[dict, str | None]:
+    "What a run shows in the HParams tab, and its trial name: model, dataset, lr, epochs and the keys its sweep varies (`lr=0.1_seed=2`), or outside a sweep the keys set away from their defaults (trial: the run folder's name)."
+    hp, axes = cfg.hparams(), sweep_axes(resolve_path(cfg.runs_dir))
+    fields = type(cfg).model_fields
+    extra = axes if axes is not None else [k for k in hp if hp[k] != fields[k].get_default(call_default_factory=True)]
+    keys = list(dict.fromkeys(HPARAM_BASICS + [k for k in extra if k in hp]))
+    trial = '_'.join(f'{k}={hp[k]}' for k in axes if k in hp) if axes else None
+    return {k: hp[k] for k in keys}, trial or None
+
+
 class HParamsCB(Callback):
-    "At the end of a fit, `hparams` and the final metrics (last epoch, best val_acc, test) go to TensorBoard's HParams tab."
+    "At the end of a fit, the hyperparameters (a config's `hparams_of`, or a dict) and the final metrics (last epoch, best val_acc, test) go to TensorBoard's HParams tab."
 
     order = 35
 
-    def __init__(self, hparams: dict):
-        self.hparams = hparams
+    def __init__(self, hparams, trial: str | None = None):
+        self.hparams, self.trial = hparams_of(hparams) if hasattr(hparams, 'hparams') else (hparams, trial)
 
     def after_fit(self, learn):
         tb = learn.cb(TensorBoardCB)
@@ -410,4 +478,4 @@ class HParamsCB(Callback):
             **{k: v for k, v in getattr(learn, 'test_metrics', {}).items() if is_num(v)},
         }
         step = learn.history[-1]['epoch'] if learn.history else 0
-        tb.log_final(self.hparams, final, step)
+        tb.log_final(self.hparams, final, step, self.trial)

@@ -13,7 +13,8 @@ from .recipes import make_config, load_recipe
 
 # %% auto #0
 __all__ = ['NOTEBOOK_ONLY', 'RUN_DIR_KEY', 'notebook_params', 'notebook_config', 'show_run_dir', 'run_dir_of', 'train_notebook',
-           'sync_parameters_cell', 'notebook_defaults', 'recipe_params', 'run_notebook', 'stderr_to']
+           'sync_parameters_cell', 'notebook_defaults', 'recipe_params', 'run_notebook', 'stderr_to',
+           'jupyter_metadata', 'notebook_drift', 'normalize_notebook']
 
 # %% ../nbs/27_notebooks.ipynb #52648385
 _PLAIN = (str, int, float, bool, list, dict, tuple, type(None))
@@ -178,3 +179,50 @@ def stderr_to(path: str | Path):
         os.dup2(saved, 2)
         os.close(saved)
         os.close(fd)
+
+# %% ../nbs/27_notebooks.ipynb #d24860ae
+def jupyter_metadata() -> dict:
+    "The notebook metadata that JupyterLab writes as soon as the notebook's python3 kernel starts: the kernel's spec and its language_info."
+    from ipykernel.ipkernel import IPythonKernel
+    from ipykernel.kernelspec import get_kernel_dict
+
+    spec = get_kernel_dict()
+    return {
+        'kernelspec': {'display_name': spec['display_name'], 'language': spec['language'], 'name': 'python3'},
+        'language_info': dict(IPythonKernel.language_info),
+    }
+
+
+def _read_nb(path: str | Path) -> tuple:
+    import nbformat
+
+    text = Path(path).read_text(encoding='utf-8')
+    return text, nbformat.reads(text, as_version=nbformat.NO_CONVERT)
+
+
+def notebook_drift(path: str | Path, meta: dict | None = None) -> list[str]:
+    "What opening `path` in JupyterLab and saving it would change, one line each ([] when nothing): its kernel metadata, and its layout as Jupyter writes it."
+    import nbformat
+
+    text, nb = _read_nb(path)
+    meta = meta or jupyter_metadata()
+    out = [
+        f'metadata.{k}: {nb.metadata.get(k)!r}; JupyterLab writes {v!r}'
+        for k, v in meta.items()
+        if nb.metadata.get(k) != v
+    ]
+    if nbformat.writes(nb) + '\n' != text:
+        out.append('layout: not as Jupyter writes it (a source kept as one string instead of a list of lines?)')
+    return out
+
+
+def normalize_notebook(path: str | Path, meta: dict | None = None) -> bool:
+    "Rewrite `path` as JupyterLab would save it right after opening it (its kernel metadata, Jupyter's layout); True when that changed it."
+    import copy, nbformat
+
+    text, nb = _read_nb(path)
+    nb.metadata.update(copy.deepcopy(meta or jupyter_metadata()))
+    new = nbformat.writes(nb) + '\n'
+    if new != text:
+        Path(path).write_text(new, encoding='utf-8')
+    return new != text

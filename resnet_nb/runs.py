@@ -401,7 +401,7 @@ def run_callbacks(learn: Learner, run: Run, cfg: TrainConfig, di: DistInfo, resu
         FileLogCB(run / 'log.txt', header),
         CSVLoggerCB(run / 'metrics.csv'),
         TensorBoardCB(run / 'tb', cfg.tb_histograms),
-        HParamsCB(cfg.hparams()),
+        HParamsCB(cfg),
         SummaryCB(run.path, info, learn.planned_epochs, cfg.monitor),
         progress_callback(cfg.progress),
     ]

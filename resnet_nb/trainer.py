@@ -73,6 +73,8 @@ def build_dataloaders(cfg: TrainConfig, device: str | torch.device = 'cpu', dist
 def build_learner(cfg: TrainConfig, dist_info: Optional[DistInfo] = None, device: Optional[str] = None) -> Learner:
     "Data, model (frozen / DDP / compiled as asked), optimizer, schedule and core callbacks for `cfg`."
     di, device = dist_info or DistInfo(), torch.device(device) if device is not None else resolve_device(cfg.device)
+    if di.is_main and cfg.progress != 'none':  # the first thing a cell shows, before the data loads (seconds for CIFAR)
+        print(f'loading {cfg.dataset} for {cfg.model} on {device} ...', flush=True)
     dls = build_dataloaders(cfg, device, di)
     if dls.n_train < cfg.batch_size:
         raise ValueError(

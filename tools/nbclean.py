@@ -1,0 +1,34 @@
+#!/usr/bin/env python
+"""The project's clean step: `nbdev_clean`, then every notebook written as JupyterLab saves it right after opening it.
+
+`nbdev_clean` sets the kernel's display name to its name (`python3`) and drops `language_info`; JupyterLab writes both
+from the kernel as soon as the kernel starts, so a notebook left by `nbdev_clean` alone shows as modified the moment it
+is opened. This puts back what JupyterLab writes (`resnet_nb.notebooks.jupyter_metadata`) and Jupyter's own layout.
+
+Usage: python tools/nbclean.py   (from the repository root; prints the notebooks it changed)
+"""
+
+import subprocess, sys
+from pathlib import Path
+
+
+def main() -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's package, not another install
+    from nbdev.config import get_config
+    from resnet_nb.notebooks import normalize_notebook
+
+    root = Path(get_config().nbs_path)
+    nbs = sorted(
+        p for p in root.rglob('*.ipynb') if not any(s.startswith(('.', '_')) for s in p.relative_to(root).parts)
+    )
+    before = {p: p.read_bytes() for p in nbs}
+    subprocess.run(['nbdev_clean'], check=True)
+    for p in nbs:
+        normalize_notebook(p)
+        if p.read_bytes() != before[p]:
+            print(f'nbclean: {p}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
