@@ -124,8 +124,8 @@ def summary_line(history: list[dict], n_epochs: int | None = None) -> str:
     return ', '.join(parts)
 
 # %% ../nbs/21_live.ipynb #9192ae3e
-def robust_limits(values: list[float], k: float = 1.0) -> tuple[float, float]:
-    "y limits that hold the bulk of the finite `values`: their 10-90% quantile range widened by `k` times itself on each side, never beyond the data."
+def robust_limits(values: list[float], k: float = 2.0) -> tuple[float, float]:
+    "y limits that hold the bulk of the finite `values`: their 10-90% quantile range widened by `k` (2) times itself on each side, never beyond the data."
     v = sorted(x for x in values if math.isfinite(x))
     if not v:
         return (0.0, 1.0)
@@ -135,7 +135,7 @@ def robust_limits(values: list[float], k: float = 1.0) -> tuple[float, float]:
     return max(v[0], lo - k * span), min(v[-1], hi + k * span)
 
 
-def clip_outliers(ax, k: float = 1.0) -> int:
+def clip_outliers(ax, k: float = 2.0) -> int:
     "Limit `ax`'s y axis to the bulk of its lines' values (`robust_limits`); each point outside gets a triangle at the edge, and a note says how many; returns that number."
     for a in [a for a in ax.lines + ax.texts if a.get_gid() == 'clipped']:
         a.remove()

@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_logs.ipynb #14419f1b
 from __future__ import annotations
-import contextlib, csv, datetime, io, json, os, platform, subprocess, sys, time
+import contextlib, csv, datetime, io, json, os, platform, re, subprocess, sys, time
 from pathlib import Path
 from typing import Optional
 from tqdm.auto import tqdm
@@ -450,12 +450,13 @@ def sweep_axes(runs_dir: str | Path) -> list[str] | None:
 
 
 def hparams_of(cfg) -> tuple[dict, str | None]:
-    "What a run shows in the HParams tab, and its trial name: model, dataset, lr, epochs and the keys its sweep varies (`lr=0.1_seed=2`), or outside a sweep the keys set away from their defaults (trial: the run folder's name)."
+    "What a run shows in the HParams tab, and its trial name: model, dataset, lr, epochs and the keys its sweep varies (`lr=0.1_seed=2`, the point's name), or outside a sweep the keys set away from their defaults (trial: the run folder's name)."
     hp, axes = cfg.hparams(), sweep_axes(resolve_path(cfg.runs_dir))
     fields = type(cfg).model_fields
     extra = axes if axes is not None else [k for k in hp if hp[k] != fields[k].get_default(call_default_factory=True)]
     keys = list(dict.fromkeys(HPARAM_BASICS + [k for k in extra if k in hp]))
-    trial = '_'.join(f'{k}={hp[k]}' for k in axes if k in hp) if axes else None
+    plain = '_'.join(f'{k}={hp[k]}' for k in axes or [] if isinstance(hp.get(k), (str, int, float, bool)))
+    trial = re.sub(r'[^A-Za-z0-9.=_+-]+', '-', plain)[:80]  # as the sweep names its points
     return {k: hp[k] for k in keys}, trial or None
 
 
