@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_checkpoint.ipynb #e53688aa
 from __future__ import annotations
-import io, pickle, random
+import io, pickle, random, zipfile
 from pathlib import Path
 from typing import Optional
 import numpy as np, torch, torch.nn as nn
@@ -107,6 +107,11 @@ def load_checkpoint(path) -> dict:
         path = path / 'checkpoints' / 'last.pt' if (path / 'checkpoints').is_dir() else path / 'last.pt'
     if not path.exists():
         raise FileNotFoundError(f'no checkpoint at {path}')
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive: anything else is damaged or foreign
+        raise RuntimeError(
+            f'checkpoint {path} is corrupt or unreadable (not the zip archive torch.save writes: cut short, damaged '
+            'or another format); it cannot be resumed, use another checkpoint or start a new run'
+        )
     try:  # weights_only: tensors and plain types only, so opening someone else's checkpoint cannot run code
         ck = torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as e:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #a49ae066
 from __future__ import annotations
-import contextlib, datetime, difflib, json, math, os, platform, random, reprlib, sys, tempfile
+import contextlib, datetime, difflib, json, math, os, platform, random, re, reprlib, sys, tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -17,10 +17,10 @@ except ImportError:  # Windows has no flock: there a lock is its record alone
     fcntl = None
 
 # %% auto #0
-__all__ = ['find_root', 'resolve_path', 'short_path', 'atomic_save', 'read_json', 'first_value', 'short_repr', 'check_choice',
-           'lookup', 'is_num', 'format_value', 'format_table', 'seed_everything', 'resolve_device', 'dist_on',
-           'rank_world', 'DistInfo', 'setup_distributed', 'broadcast', 'unwrap', 'in_notebook', 'pid_alive', 'LockHeld',
-           'lock_record', 'lock_holder', 'holder_gone', 'hold_lock']
+__all__ = ['find_root', 'resolve_path', 'short_path', 'atomic_save', 'read_json', 'first_value', 'short_repr', 'kwargs_label',
+           'check_choice', 'lookup', 'is_num', 'format_value', 'format_table', 'seed_everything', 'resolve_device',
+           'dist_on', 'rank_world', 'DistInfo', 'setup_distributed', 'broadcast', 'unwrap', 'in_notebook', 'pid_alive',
+           'LockHeld', 'lock_record', 'lock_holder', 'holder_gone', 'hold_lock']
 
 # %% ../nbs/00_core.ipynb #e56f762e
 def find_root(path: str | Path = '.') -> Path:
@@ -95,6 +95,16 @@ def short_repr(v: Any, limit: int = 120) -> str:
     "`repr(v)` for a one-line message: long strings, numbers and containers cut with `...`, never over `limit` characters."
     s = _ECHO.repr(v).replace('\n', ' ')
     return s if len(s) <= limit else s[: limit - 3] + '...'
+
+# %% ../nbs/00_core.ipynb #85e9542f
+def kwargs_label(name: str, kwargs: dict | None, limit: int = 80) -> str:
+    "`name` followed by `+key=value` for each of `kwargs` (sorted; lists joined by `.`), in folder-name characters, cut at `limit`."
+
+    def word(v):
+        v = '.'.join(map(str, v)) if isinstance(v, (list, tuple)) else str(v).lower() if isinstance(v, bool) else v
+        return re.sub(r'[^A-Za-z0-9._=-]', '', f'{v:g}' if isinstance(v, float) else str(v))
+
+    return (name + ''.join(f'+{k}={word(v)}' for k, v in sorted((kwargs or {}).items())))[:limit]
 
 # %% ../nbs/00_core.ipynb #4ae387b1
 def check_choice(what: str, value: Any, allowed: Iterable, extra: str = '') -> None:

@@ -157,7 +157,7 @@ class TensorBoardCB(Callback):
 
         if self.writer is None:  # a resumed run drops events logged after its checkpoint
             self.writer = SummaryWriter(
-                str(self.log_dir), purge_step=learn.start_epoch + 1 if learn.start_epoch else None
+                str(check_inside(self.log_dir)), purge_step=learn.start_epoch + 1 if learn.start_epoch else None
             )
 
     def after_backward(self, learn):
@@ -416,6 +416,10 @@ class SummaryCB(Callback):
         e = sys.exc_info()[1]
         status = 'stopped' if isinstance(e, KeyboardInterrupt) else 'failed'
         err = {'error': f'{type(e).__name__}: {e}'} if e is not None else {}
+        if isinstance(e, KeyboardInterrupt):  # a signal (RunInterrupted: 'stopped by SIGINT') or Ctrl-C in a notebook
+            err['stop_reason'] = (
+                f'{e} after step {learn.step}' if str(e) else f'interrupted (Ctrl-C) after step {learn.step}'
+            )
         if err:
             learn.log(f'run {status}: {err["error"]}')
         self.finish(learn, status, err)

@@ -4,17 +4,18 @@
 
 # %% ../nbs/27_notebooks.ipynb #a1ced210
 from __future__ import annotations
-import ast, contextlib, io, os, shutil, sys, time
+import ast, contextlib, copy, io, json, os, shutil, sys, time
 from pathlib import Path
 import resnet_nb
-from .core import find_root, resolve_path, short_path
+from .core import find_root, resolve_path, short_path, short_repr
 from .config import TrainConfig, parameters_source
+from .logs import check_inside
 from .recipes import make_config, load_recipe
 
 # %% auto #0
-__all__ = ['NOTEBOOK_ONLY', 'RUN_DIR_KEY', 'notebook_params', 'notebook_config', 'show_run_dir', 'run_dir_of', 'train_notebook',
-           'sync_parameters_cell', 'notebook_defaults', 'recipe_params', 'run_notebook', 'stderr_to',
-           'jupyter_metadata', 'notebook_drift', 'normalize_notebook']
+__all__ = ['NOTEBOOK_ONLY', 'RUN_DIR_KEY', 'notebook_params', 'ParameterError', 'to_terminal', 'notebook_flag', 'notebook_config',
+           'show_dry_run', 'show_run_dir', 'run_dir_of', 'train_notebook', 'sync_parameters_cell', 'notebook_defaults',
+           'recipe_params', 'run_notebook', 'stderr_to', 'jupyter_metadata', 'notebook_drift', 'normalize_notebook']
 
 # %% ../nbs/27_notebooks.ipynb #52648385
 _PLAIN = (str, int, float, bool, list, dict, tuple, type(None))
@@ -29,21 +30,49 @@ def notebook_params(ns: dict, before: set) -> dict:
         if k not in before and not k.startswith('_') and isinstance(v, _PLAIN) and k not in NOTEBOOK_ONLY
     }
 
+# %% ../nbs/27_notebooks.ipynb #28592b91
+class ParameterError(ValueError):
+    "A bad notebook parameter: one line in the executed notebook, without a traceback."
 
-def notebook_config(ns: dict, before: set) -> TrainConfig:
-    "A validated `TrainConfig` from a notebook's parameters (papermill's included); unknown names or bad values raise."
-    return make_config(notebook_params(ns, before))
+    def _render_traceback_(self) -> list[str]:
+        return [f'{type(self).__name__}: {self}']
 
-# %% ../nbs/27_notebooks.ipynb #d9e7ad2c
-RUN_DIR_KEY = 'resnet_nb_run_dir'
-
-
-def _to_terminal(text: str):
+# %% ../nbs/27_notebooks.ipynb #545988c1
+def to_terminal(text: str):
     "Write `text` to the terminal that started this Jupyter kernel (papermill's), not into the notebook."
     if not type(sys.stderr).__module__.startswith('ipykernel'):
         return  # no kernel (e.g. nbdev_test): the output is enough
     with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
         os.write(sys.stderr.fileno(), text.encode())  # ipykernel's fileno() is its copy of the original stderr
+
+# %% ../nbs/27_notebooks.ipynb #1a218b62
+def notebook_flag(name: str, value) -> bool:
+    "A notebook's own switch: a bool, or the words true/false as `papermill -p` passes them; else a one-line error."
+    if isinstance(value, str) and value.lower() in ('true', 'false'):
+        return value.lower() == 'true'
+    if not isinstance(value, bool):
+        raise ValueError(f'{name}={short_repr(value)} is not allowed; allowed: true or false')
+    return value
+
+# %% ../nbs/27_notebooks.ipynb #7068fafe
+def notebook_config(ns: dict, before: set) -> TrainConfig:
+    "A validated `TrainConfig` from a notebook's parameters (papermill's included); a bad name or value is a `ParameterError`."
+    try:
+        for k in NOTEBOOK_ONLY:
+            ns[k] = notebook_flag(k, ns.get(k, False))
+        return make_config(notebook_params(ns, before))
+    except ValueError as e:
+        to_terminal(f'\nerror: {e}\n')
+        raise ParameterError(str(e)) from None
+
+# %% ../nbs/27_notebooks.ipynb #0ec7c30f
+def show_dry_run(cfg: TrainConfig) -> None:
+    "`dry_run`: print the resolved config (the YAML of `resnet_nb train --dry-run`) here and on papermill's terminal."
+    print(cfg.to_yaml(), end='')
+    to_terminal('\n' + cfg.to_yaml())
+
+# %% ../nbs/27_notebooks.ipynb #d9e7ad2c
+RUN_DIR_KEY = 'resnet_nb_run_dir'
 
 
 def show_run_dir(run_dir: str | Path):
@@ -60,7 +89,7 @@ def show_run_dir(run_dir: str | Path):
         raw=True,
         metadata={RUN_DIR_KEY: str(rd)},
     )
-    _to_terminal(f'\nRun folder: {short_path(rd)}\n')  # on its own line, after papermill's progress bar
+    to_terminal(f'\nRun folder: {short_path(rd)}\n')  # on its own line, after papermill's progress bar
 
 
 def run_dir_of(nb) -> Path | None:
@@ -170,7 +199,7 @@ def run_notebook(
 def stderr_to(path: str | Path):
     "Send this process's file descriptor 2 (and so the stderr of the kernels it starts) to `path` for a while."
     sys.stderr.flush()
-    saved, fd = os.dup(2), os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    saved, fd = os.dup(2), os.open(str(check_inside(path)), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         os.dup2(fd, 2)
         yield
@@ -193,36 +222,34 @@ def jupyter_metadata() -> dict:
     }
 
 
-def _read_nb(path: str | Path) -> tuple:
-    import nbformat
-
-    text = Path(path).read_text(encoding='utf-8')
-    return text, nbformat.reads(text, as_version=nbformat.NO_CONVERT)
+def _nb_text(nb: dict) -> str:
+    "A notebook's JSON as nbformat and nbdev write it (sorted keys, one-space indent, a final newline); sources keep their form."
+    return json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + '\n'
 
 
 def notebook_drift(path: str | Path, meta: dict | None = None) -> list[str]:
-    "What opening `path` in JupyterLab and saving it would change, one line each ([] when nothing): its kernel metadata, and its layout as Jupyter writes it."
-    import nbformat
-
-    text, nb = _read_nb(path)
-    meta = meta or jupyter_metadata()
+    "What opening `path` in JupyterLab would change at once, one line each ([] when nothing): its kernel metadata; and a file not laid out as nbformat writes JSON."
+    text = Path(path).read_text(encoding='utf-8')
+    nb = json.loads(text)
+    have = nb.get('metadata', {})
     out = [
-        f'metadata.{k}: {nb.metadata.get(k)!r}; JupyterLab writes {v!r}'
-        for k, v in meta.items()
-        if nb.metadata.get(k) != v
+        f'metadata.{k}: {have.get(k)!r}; JupyterLab writes {v!r}'
+        for k, v in (meta or jupyter_metadata()).items()
+        if have.get(k) != v
     ]
-    if nbformat.writes(nb) + '\n' != text:
-        out.append('layout: not as Jupyter writes it (a source kept as one string instead of a list of lines?)')
+    if nb.get('nbformat_minor', 0) < 5 or any('id' not in c for c in nb.get('cells', [])):
+        out.append('cells without ids (nbformat < 4.5): JupyterLab adds them')
+    if _nb_text(nb) != text:
+        out.append('layout: not as nbformat writes JSON (key order, indentation or final newline)')
     return out
 
 
 def normalize_notebook(path: str | Path, meta: dict | None = None) -> bool:
-    "Rewrite `path` as JupyterLab would save it right after opening it (its kernel metadata, Jupyter's layout); True when that changed it."
-    import copy, nbformat
-
-    text, nb = _read_nb(path)
-    nb.metadata.update(copy.deepcopy(meta or jupyter_metadata()))
-    new = nbformat.writes(nb) + '\n'
+    "Give `path` the kernel metadata JupyterLab writes on opening it, in nbformat's JSON layout (sources keep their form); True when that changed it."
+    text = Path(path).read_text(encoding='utf-8')
+    nb = json.loads(text)
+    nb.setdefault('metadata', {}).update(copy.deepcopy(meta or jupyter_metadata()))
+    new = _nb_text(nb)
     if new != text:
         Path(path).write_text(new, encoding='utf-8')
     return new != text

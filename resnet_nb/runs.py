@@ -28,7 +28,7 @@ from resnet_nb.core import (
     DistInfo,
 )
 from .config import TrainConfig
-from .models import count_params, create_model
+from .models import count_params, create_model, freeze
 from .learner import Learner
 from .callbacks import EarlyStoppingCB
 from resnet_nb.logs import (
@@ -409,7 +409,16 @@ def run_callbacks(learn: Learner, run: Run, cfg: TrainConfig, di: DistInfo, resu
 
 # %% ../nbs/23_runs.ipynb #3f9bc0b9dd2c44919cc8dcca39b469f8
 def check_before_data(cfg: TrainConfig) -> None:
-    "One-line errors, before any data is loaded, for a runs folder that cannot be written and model_kwargs the model refuses."
+    "One-line errors, before any data is loaded: model_kwargs or a freeze the model refuses (nothing made yet), a runs folder not writable."
+    try:
+        with torch.device('meta'):
+            m = create_model(cfg.model, num_classes=2, **cfg.model_kwargs)
+    except (TypeError, ValueError) as e:  # an unknown argument, or a value of the wrong kind ({depths: abc})
+        raise ValueError(f'TrainConfig.model_kwargs={short_repr(cfg.model_kwargs)} is not allowed: {e}') from None
+    except Exception:
+        m = None  # anything else shows up, with its own message, when the real model is built
+    if m is not None and cfg.freeze:
+        freeze(m, cfg.freeze)  # a part that leaves nothing to train
     root = resolve_path(cfg.runs_dir)
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -419,13 +428,6 @@ def check_before_data(cfg: TrainConfig) -> None:
             f'TrainConfig.runs_dir={cfg.runs_dir!r} is not allowed: cannot write to {root} ({type(e).__name__}); '
             'allowed: a folder you can write to'
         ) from None
-    try:
-        with torch.device('meta'):
-            create_model(cfg.model, num_classes=2, **cfg.model_kwargs)
-    except (TypeError, ValueError) as e:  # an unknown argument, or a value of the wrong kind ({depths: abc})
-        raise ValueError(f'TrainConfig.model_kwargs={short_repr(cfg.model_kwargs)} is not allowed: {e}') from None
-    except Exception:
-        pass  # anything else shows up, with its own message, when the real model is built
 
 # %% ../nbs/23_runs.ipynb #46a27a456b804aa2a380d5edf15a5daf
 def train(cfg: TrainConfig, cbs: Optional[list] = None) -> Path:

@@ -179,7 +179,15 @@ def _check_options(measure: str, fn: Callable, kwargs: dict) -> None:
         if k not in allowed:
             raise ValueError(f'{k}= is not an option of {measure}; allowed: {", ".join(allowed) or "no options"}')
 
-# %% ../nbs/01_similarity.ipynb #16deedc4
+# %% ../nbs/01_similarity.ipynb #2a29c68b
+def _prepared(prepare: Callable, x: Tensor, name: str, opts: dict):
+    "`prepare(x, **opts)`, its error (a bad option, a layer the measure cannot take) naming the layer."
+    try:
+        return prepare(x, **opts)
+    except ValueError as e:
+        raise ValueError(f'{name}: {e}') from None
+
+# %% ../nbs/01_similarity.ipynb #3741abe7
 def similarity_matrix(
     xs: list[Tensor],
     ys: Optional[list[Tensor]] = None,
@@ -206,7 +214,9 @@ def similarity_matrix(
         warnings.warn(f'{measure} is NaN for a degenerate layer: {"; ".join(bad)}', RuntimeWarning, stacklevel=2)
     prepare, compare = _PARTS.get(measure, (lambda v: v, lambda a, b: fn(a, b, **kwargs)))
     opts = kwargs if measure in _PARTS else {}
-    prep = [[None if w else prepare(v, **opts) for v, w in zip(layers, ws)] for (layers, _), ws in zip(sides, why)]
+    prep = [
+        [None if w else _prepared(prepare, v, n, opts) for v, n, w in zip(*side, ws)] for side, ws in zip(sides, why)
+    ]
     px, py = prep[0], prep[-1]
     out = torch.full((len(xs), len(ys)), float('nan'), dtype=torch.float64)
     for i, a in enumerate(px):
@@ -215,7 +225,7 @@ def similarity_matrix(
                 out[i, j] = compare(a, b)
     return out
 
-# %% ../nbs/01_similarity.ipynb #960075fc
+# %% ../nbs/01_similarity.ipynb #7926adf3
 def rbf_gram(x: Tensor, threshold: float = 1.0) -> Tensor:
     "Gaussian-kernel Gram matrix `[n, n]` of `x` `[n, ...]` (float64): `exp(-d²/(2σ²))`, σ² = threshold² x the median of all n² d²."
     if not (is_num(threshold) and threshold > 0):
@@ -226,14 +236,17 @@ def rbf_gram(x: Tensor, threshold: float = 1.0) -> Tensor:
     s = d.flatten().sort().values
     median = (s[(len(s) - 1) // 2] + s[len(s) // 2]) / 2
     if median == 0:
-        raise ValueError('x has over half its pairs of inputs equal (median distance 0); allowed: distinct inputs')
+        raise ValueError(
+            'over half the pairs of inputs are equal (median distance 0: no bandwidth); allowed: distinct inputs'
+        )
     return torch.exp(-d / (2 * threshold**2 * median))
 
-# %% ../nbs/01_similarity.ipynb #d3898e9b
+# %% ../nbs/01_similarity.ipynb #421d8d11
 def rbf_cka(x: Tensor, y: Tensor, threshold: float = 1.0, debiased: bool = False) -> float:
     "CKA with a Gaussian kernel (Kornblith et al. 2019) of two representations `[n, ...]`; bandwidth as in `rbf_gram`."
     _check_pair(x, y)
-    return _dot(_unit_gram(rbf_gram(x, threshold), debiased), _unit_gram(rbf_gram(y, threshold), debiased))
+    kx, ky = (_prepared(rbf_gram, v, name, {'threshold': threshold}) for v, name in ((x, 'x'), (y, 'y')))
+    return _dot(_unit_gram(kx, debiased), _unit_gram(ky, debiased))
 
 
 register_similarity(

@@ -11,7 +11,7 @@ from typing import Callable, NamedTuple
 from .core import resolve_path, short_path, read_json, first_value, atomic_save, format_table, lookup
 from filelock import FileLock, Timeout
 from .config import check_name, parse_value
-from .recipes import config_changes, make_config, read_yaml_file
+from .recipes import config_changes, make_config, read_yaml_file, split_words
 from .notebooks import notebook_defaults, recipe_params, run_notebook, stderr_to
 from .runs import Run, RunError, find_run, train
 
@@ -29,14 +29,11 @@ def split_values(s: str) -> list:
 
 
 def parse_sweep_words(words: list[str]) -> tuple[dict, dict]:
-    "`key=v` and `key=v1,v2` words -> (fixed overrides, grid axes)."
+    "`key=v` and `key=v1,v2` words -> (fixed overrides, grid axes); each key once, as on `train`'s command line."
     fixed, axes = {}, {}
-    for w in words:
-        k, eq, v = w.partition('=')
-        if not eq or not k.strip():
-            raise ValueError(f'expected key=value or key=v1,v2, got {w!r}')
+    for k, v in split_words(words, 'key=value or key=v1,v2').items():
         vals = split_values(v)
-        (axes if len(vals) > 1 else fixed)[k.strip()] = vals if len(vals) > 1 else vals[0]
+        (axes if len(vals) > 1 else fixed)[k] = vals if len(vals) > 1 else vals[0]
     return fixed, axes
 
 # %% ../nbs/28_sweep.ipynb #a841436a

@@ -3,7 +3,8 @@
 
 `nbdev_clean` sets the kernel's display name to its name (`python3`) and drops `language_info`; JupyterLab writes both
 from the kernel as soon as the kernel starts, so a notebook left by `nbdev_clean` alone shows as modified the moment it
-is opened. This puts back what JupyterLab writes (`resnet_nb.notebooks.jupyter_metadata`) and Jupyter's own layout.
+is opened. This puts back what JupyterLab writes (`resnet_nb.notebooks.jupyter_metadata`), in nbformat's JSON layout
+(a cell's source keeps its form: one string or a list of lines).
 
 Usage: python tools/nbclean.py   (from the repository root; prints the notebooks it changed)
 """
