@@ -134,8 +134,8 @@ def cmd_runs(args, cbs=None) -> list[dict]:
 
 # %% ../nbs/33_commands.ipynb #94b17f5f
 def cmd_cka(args, cbs=None) -> Path:
-    "`resnet_nb cka RUN [RUN_B] [--out PNG]`, implemented in `resnet_nb.inspect`."
-    from resnet_nb.inspect import cka_command
+    "`resnet_nb cka RUN [RUN_B] [--out PNG] [--measure M] [--checkpoint C] ...`, implemented in `resnet_nb.layers`."
+    from resnet_nb.layers import cka_command
 
     try:
         return cka_command(args)
