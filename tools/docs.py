@@ -8,7 +8,7 @@ folded under it, `#| ` directive lines are not shown. The API reference lists ev
 (signature and docstring, by Sphinx's autodoc). With the network, nbdev's own site is `nbdev_install_quarto && nbdev_docs`.
 
 Usage: python tools/docs.py [--out _site] [--verbose] [--check]   (then open _site/html/index.html)
-`--check` then opens the site in headless Chromium as nbs/37_docs.ipynb does (screenshots in _site/screenshots/).
+`--check` then opens the site in headless Chromium as nbs/38_docs.ipynb does (screenshots in _site/screenshots/).
 """
 
 import argparse, ast, contextlib, hashlib, importlib, io, json, os, re, shutil, sys, time
