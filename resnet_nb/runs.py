@@ -31,25 +31,11 @@ from .config import TrainConfig
 from .models import count_params, create_model, freeze
 from .learner import Learner
 from .callbacks import EarlyStoppingCB
-from resnet_nb.logs import (
-    CSVLoggerCB,
-    FileLogCB,
-    HParamsCB,
-    SummaryCB,
-    TensorBoardCB,
-    environment_info,
-    load_history,
-    model_summary,
-)
-from resnet_nb.checkpoint import (
-    CheckpointCB,
-    load_checkpoint,
-    load_model_state,
-    restore_run,
-    rng_states,
-    set_rng_states,
-)
-from .trainer import TestCB, build_dataloaders, build_learner, fit, progress_callback
+from .logs import CSVLoggerCB, FileLogCB, HParamsCB, SummaryCB, TensorBoardCB
+from .logs import environment_info, load_history, model_summary
+from .checkpoint import CheckpointCB, load_checkpoint, load_model_state
+from .checkpoint import restore_run, rng_states, set_rng_states
+from .trainer import TestCB, build_dataloaders, build_learner, fit, loading_line, progress_callback
 
 # %% auto #0
 __all__ = ['make_run_dir', 'find_run', 'find_runs', 'RunError', 'read_mapping', 'read_summary', 'Run', 'check_resume',
@@ -454,9 +440,13 @@ def _session(cfg: TrainConfig, cbs: list, di: DistInfo) -> Run:
         ck = resumed.checkpoint('last') if resumed and 'last' in resumed.checkpoints else None
         if ck is not None:
             check_resume(ck, cfg)  # before any work
+        if di.is_main and cfg.progress != 'none':  # the first line a cell shows: the checks below take a second or two
+            print(loading_line(cfg, device), flush=True)
         check_before_data(cfg)
         seed_everything(cfg.seed, cfg.deterministic)
-        learn = build_learner(cfg, di, device)  # data and model problems surface here, before any folder is made
+        learn = build_learner(
+            cfg, di, device, say=False
+        )  # data and model problems surface here, before any folder is made
         if di.is_main and resumed:
             resumed.prepare_resume(has_checkpoint=ck is not None)
         run = resumed
