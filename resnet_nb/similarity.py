@@ -12,7 +12,8 @@ from .core import is_num, lookup, short_repr
 
 # %% auto #0
 __all__ = ['SIMILARITIES', 'gram', 'center_gram', 'hsic', 'degenerate', 'linear_cka', 'MinibatchCKA', 'register_similarity',
-           'get_similarity', 'similarity_matrix', 'rbf_gram', 'rbf_cka', 'cca', 'svcca', 'pwcca', 'procrustes', 'mse']
+           'get_similarity', 'similarity_matrix', 'rbf_gram', 'rbf_cka', 'cca', 'svcca', 'pwcca', 'procrustes', 'mse',
+           'pc_fraction', 'remove_pcs', 'block_structure']
 
 # %% ../nbs/01_similarity.ipynb #20c17448
 def gram(x: Tensor) -> Tensor:
@@ -333,3 +334,57 @@ def mse(x: Tensor, y: Tensor) -> float:
 
 
 register_similarity('mse', mse, _standardised, _msd)
+
+# %% ../nbs/01_similarity.ipynb #f984dcf0
+def _check_k(k: int, least: int) -> None:
+    "One clear error unless `k` is an int >= `least`."
+    if type(k) is not int or k < least:
+        raise ValueError(f'k={short_repr(k)} is not allowed; allowed: an int >= {least}')
+
+# %% ../nbs/01_similarity.ipynb #8443e90b
+def pc_fraction(x: Tensor, k: int = 1) -> float:
+    "Fraction of the variance of the centred representation `x` `[n, ...]` explained by its first `k` principal components."
+    _check_k(k, 1)
+    _check_one(x)
+    s2 = torch.linalg.svdvals(_centred(x)).pow(2)
+    return float(s2[:k].sum() / s2.sum())
+
+# %% ../nbs/01_similarity.ipynb #d5539451
+def remove_pcs(x: Tensor, k: int = 1) -> Tensor:
+    "The centred representation `x` `[n, ...]` (float64, same shape) with its first `k` principal components projected out."
+    _check_k(k, 0)
+    xc = _centred(x)
+    u, s, vh = torch.linalg.svd(xc, full_matrices=False)
+    return (xc - (u[:, :k] * s[:k]) @ vh[:k]).reshape(x.shape)
+
+# %% ../nbs/01_similarity.ipynb #0e0f21ee
+def block_structure(matrix: Tensor, threshold: float = 0.9) -> dict:
+    "Largest run of consecutive layers whose pairwise similarities all exceed `threshold`, and the mean similarity of far pairs (NaN ignored)."
+    m = torch.as_tensor(matrix).double().cpu()
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or len(m) == 0:
+        raise ValueError(
+            f'matrix has shape {tuple(m.shape)}; allowed: a square [L, L] matrix of layers against themselves'
+        )
+    if not is_num(threshold):
+        raise ValueError(f'threshold={short_repr(threshold)} is not allowed; allowed: a number')
+    n, (start, count) = len(m), (0, 1)
+    ok = (m > threshold) | m.isnan()
+    ok = ok & ok.T
+    for s in range(n):
+        e = s + 1
+        while e < n and bool(ok[e, s:e].all()):
+            e += 1
+        start, count = (s, e - s) if e - s > count else (start, count)
+    i, j = torch.triu_indices(n, n, 1)
+    far = j - i >= n / 2
+    vals = torch.cat([m[i[far], j[far]], m[j[far], i[far]]])
+    vals = vals[~vals.isnan()]
+    far_mean = float(vals.mean()) if len(vals) else float('nan')
+    return dict(
+        start=start,
+        count=count,
+        fraction=count / n,
+        far_mean=far_mean,
+        far_pairs=int(far.sum()),
+        nan_cells=int(m.isnan().sum()),
+    )
