@@ -14,7 +14,7 @@ from typing import Any, Optional, Union
 import torch, yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from .core import check_choice, short_repr
-from .datasets import DATASETS, dataset_label
+from .datasets import DATASETS, dataset_label, check_dataset_kwargs, dataset_args_text
 from .augment import TRANSFORMS, TTA_VIEWS
 from .loaders import NORMALIZERS, LOADERS
 from .models import MODELS
@@ -78,14 +78,8 @@ def setting(
     return Field(default, description=description, json_schema_extra=rules, **constraints)
 
 
-_BASE = {
-    int: 'an integer',
-    float: 'a number',
-    bool: 'true or false',
-    str: 'a string',
-    dict: 'a mapping',
-    list: 'a list',
-}
+_BASE = {int: 'an integer', float: 'a number', bool: 'true or false', str: 'a string'}
+_BASE |= {dict: 'a mapping', list: 'a list'}
 _OPS = {'gt': '>', 'ge': '>=', 'lt': '<', 'le': '<='}
 
 
@@ -133,7 +127,8 @@ class DataSettings(BaseModel):
     )
     dataset_kwargs: dict = setting(
         {},
-        "Arguments of the dataset's loader, e.g. {size: 16} or, for imagefolder, {path: pets, size: 64, cache: false}.",
+        "Arguments of the dataset's loader, e.g. {size: 16} or, for imagefolder, {path: pets, size: 64, max_per_class: 500, cache: false} (max_per_class caps the training split only).",
+        allowed=f'a mapping of what the dataset takes ({dataset_args_text()})',
     )
     augment: str = setting(
         'none',
@@ -143,6 +138,11 @@ class DataSettings(BaseModel):
         None,
         "Validation images: null for the dataset's default, a count, a fraction, or 0 for none.",
         allowed='null, a count >= 0 or a fraction in [0, 1)',
+    )
+    train_subset: Union[int, float, None] = setting(
+        None,
+        'Train on part of the training images (those left after validation): a count, spread over the classes as equally as possible, or a fraction; null for all. Drawn with seed; validation and test stay whole.',
+        allowed='null (all), a count >= 2 (at least one image per class) or a fraction in (0, 1]',
     )
     normalize: str = setting('channel', "Input normalisation: per channel, per pixel (He et al.'s mean image) or none.")
     loader: str = setting(
@@ -359,9 +359,11 @@ class TrainConfig(RunSettings):
         def bad(k, allowed):
             raise ValueError(f'TrainConfig.{k}={short_repr(getattr(self, k))} is not allowed; allowed: {allowed}')
 
-        vs = self.val_split
-        if not (vs is None or (isinstance(vs, int) and vs >= 0) or (isinstance(vs, float) and 0 <= vs < 1)):
+        if (vs := self.val_split) is not None and not (vs >= 0 if isinstance(vs, int) else 0 <= vs < 1):
             bad('val_split', allowed_text('val_split'))
+        if (ts := self.train_subset) is not None and not (ts >= 2 if isinstance(ts, int) else 0 < ts <= 1):
+            bad('train_subset', allowed_text('train_subset'))
+        check_dataset_kwargs(self.dataset, self.dataset_kwargs)  # dataset_kwargs.size=0: one line, before any data
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             bad('betas', allowed_text('betas'))
         ms = self.milestones
@@ -451,12 +453,8 @@ def _read_text(v: Any, tp) -> Any:
         if list in kinds and s[:1] != '[':
             return [parse_value(x) for x in s.split(',') if x.strip()]
         return parse_value(s)
-    if (
-        str in kinds
-        and not set(kinds) & {bool, int, float}
-        and isinstance(v, (int, float, bool))
-        or type(v).__name__ in ('date', 'datetime')
-    ):
+    text_field = str in kinds and not set(kinds) & {bool, int, float}
+    if text_field and isinstance(v, (int, float, bool)) or type(v).__name__ in ('date', 'datetime'):
         return str(v)
     if isinstance(v, tuple) and list in kinds:
         return list(v)
@@ -490,8 +488,7 @@ def parameters_source() -> str:
     for k, f in TrainConfig.model_fields.items():
         names = [t.__name__ for t in _plain(f.annotation) if t is not type(None)]
         tp = names[0] if len(names) == 1 else f'Union[{", ".join(names)}]'
-        if type(None) in _plain(f.annotation):  # in the typing words papermill's parameter parser reads
-            tp = f'Optional[{tp}]'
+        tp = f'Optional[{tp}]' if type(None) in _plain(f.annotation) else tp  # papermill's typing words
         lines += [f'# {f.description}', f'{k}: {tp} = {getattr(TrainConfig(), k)!r}']
     lines += [
         '# Print the resolved config as YAML (as `resnet_nb train --dry-run`) and stop before loading data.',

@@ -4,9 +4,9 @@
 
 # %% ../nbs/02_data.ipynb #058b2ce1
 from __future__ import annotations
-import math
+import inspect, math, os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import torch
 import torch.nn.functional as F
@@ -14,11 +14,11 @@ from torch import Tensor
 
 if TYPE_CHECKING:
     import matplotlib.figure
-from .core import check_choice
+from .core import check_choice, short_repr
 
 # %% auto #0
-__all__ = ['REFERENCE_STATS', 'ImageData', 'channel_view', 'show_images', 'split_indices', 'to_channels', 'fit_size',
-           'channel_stats', 'pixel_mean']
+__all__ = ['DATASET_ARGS', 'REFERENCE_STATS', 'ImageData', 'channel_view', 'show_images', 'split_indices', 'balanced_subset',
+           'to_channels', 'fit_size', 'loader_args', 'check_loader_kwargs', 'channel_stats', 'pixel_mean']
 
 # %% ../nbs/02_data.ipynb #5fb37a57
 @dataclass(repr=False)
@@ -120,6 +120,37 @@ def split_indices(n: int, val_size: int | float, seed: int = 0) -> tuple[Tensor,
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     return perm[k:].sort().values, perm[:k].sort().values
 
+# %% ../nbs/02_data.ipynb #c3235ce3
+def balanced_subset(labels: Tensor, size: int | float, seed: int = 0, what: str = 'size') -> Tensor:
+    "Sorted indices of `size` samples (a count, or a fraction in (0, 1] of all), spread over the classes as equally as possible, drawn with `seed`."
+    labels = torch.as_tensor(labels)
+    n, present = len(labels), labels.unique()
+    c = len(present)
+    fraction = isinstance(size, float) and 0 < size <= 1
+    if isinstance(size, bool) or not (fraction or isinstance(size, int) and size >= 1):
+        raise ValueError(
+            f'{what}={size!r} is not allowed; allowed: a count >= {c} (the classes) or a fraction in (0, 1]'
+        )
+    k = round(size * n) if fraction else size
+    if k > n:
+        raise ValueError(
+            f'{what}={size!r} exceeds the {n} samples there are; allowed: a count in [{c}, {n}] or a fraction in (0, 1]'
+        )
+    if k < c:
+        got = f' is {k} of {n} samples,' if fraction else ''
+        raise ValueError(
+            f'{what}={size!r}{got} fewer than the {c} classes; allowed: a count in [{c}, {n}] or a fraction >= {c / n:.3g}'
+        )
+    g = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(n, generator=g)
+    cls = torch.searchsorted(present, labels[perm])  # class number of each permuted sample
+    order = torch.argsort(cls, stable=True)  # grouped by class, in permuted order
+    counts = torch.bincount(cls, minlength=c)
+    rank = torch.empty(n, dtype=torch.long)
+    rank[order] = torch.arange(n) - (counts.cumsum(0) - counts)[cls[order]]  # place of each sample in its class
+    turn = torch.randperm(c, generator=g)[cls]  # the classes' order within a round
+    return perm[(rank * c + turn).argsort()[:k]].sort().values
+
 # %% ../nbs/02_data.ipynb #ea447fdf
 def to_channels(x: Tensor, channels: int) -> Tensor:
     "uint8 `[N, C, H, W]` with C converted to `channels` (1 <-> 3 by repeat / luminance)."
@@ -151,6 +182,54 @@ def fit_size(x: Tensor, size: int | None, mode: str = 'pad') -> Tensor:
             for c in x.split(8192)
         ]
     )
+
+# %% ../nbs/02_data.ipynb #cdb225f0
+def _int_at_least(lo: int) -> Callable:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= lo
+
+
+def _or_null(ok: Callable) -> Callable:
+    return lambda v: v is None or ok(v)
+
+
+_FLAG = (lambda v: isinstance(v, bool), 'true or false')
+DATASET_ARGS: dict[str, tuple[Callable, str]] = {  # argument -> (check, what is allowed), whichever loader takes it
+    'path': (_or_null(lambda v: isinstance(v, (str, os.PathLike))), 'null (data_dir) or a folder path'),
+    'size': (_or_null(_int_at_least(1)), 'null (the native size) or an integer >= 1 (pixels)'),
+    'channels': (lambda v: not isinstance(v, bool) and v in (1, 3), '1, 3'),
+    'max_per_class': (
+        _or_null(_int_at_least(1)),
+        'null (all) or an integer >= 1 (per class of the training split only)',
+    ),
+    'cache': _FLAG,
+    'debian': _FLAG,
+    'mode': (lambda v: v in ('pad', 'nearest', 'bilinear'), 'pad, nearest, bilinear'),
+    'border': (_or_null(_int_at_least(0)), 'null (size // 8) or an integer >= 0'),
+    'test_size': (_int_at_least(1), 'an integer >= 1'),
+    'split_seed': (_int_at_least(0), 'an integer >= 0'),
+    'n': (_or_null(_int_at_least(1)), 'null (the default count) or an integer >= 1'),
+    'n_classes': (_int_at_least(2), 'an integer >= 2'),
+    'seed': (_int_at_least(0), 'an integer >= 0'),
+    'noise': (lambda v: type(v) in (int, float) and 0 <= v < math.inf, 'a number >= 0'),
+}
+
+
+def loader_args(load: Callable) -> list[str]:
+    "The keyword arguments of a dataset loader `load(root, train, download, **kwargs)`."
+    return [p for p in inspect.signature(load).parameters if p not in ('root', 'train', 'download')]
+
+
+def check_loader_kwargs(name: str, load: Callable, kwargs: dict | None) -> dict:
+    "`kwargs` if the loader `load` of dataset `name` takes them all with allowed values, else a one-line ValueError naming `dataset_kwargs.<arg>`."
+    kwargs, allowed = dict(kwargs or {}), loader_args(load)
+    bad = [k for k in kwargs if k not in allowed]
+    if bad:
+        raise ValueError(f'Dataset {name!r} got unknown argument(s) {bad}; it accepts: {", ".join(allowed) or "none"}')
+    for k, v in kwargs.items():
+        ok, text = DATASET_ARGS.get(k, (lambda v: True, ''))
+        if not ok(v):
+            raise ValueError(f'dataset_kwargs.{k}={short_repr(v)} is not allowed for {name}; allowed: {text}')
+    return kwargs
 
 # %% ../nbs/02_data.ipynb #a01f5586
 REFERENCE_STATS = {  # (mean, std) per channel, as usually quoted; channel_stats reproduces them on the originals

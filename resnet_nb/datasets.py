@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_datasets.ipynb #ef7befcd
 from __future__ import annotations
-import gzip, hashlib, inspect, os, pickle, sys, tarfile, tempfile
+import gzip, hashlib, os, pickle, sys, tarfile, tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -13,13 +13,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from .core import atomic_save, find_root, resolve_path, lookup
-from .data import ImageData, split_indices, to_channels, fit_size
+from .data import ImageData, split_indices, to_channels, fit_size, check_loader_kwargs, loader_args
 
 # %% auto #0
 __all__ = ['SMOKE', 'DATASETS', 'CIFAR_FORMAT', 'IDX_FILES', 'DEBIAN_FASHION_MNIST', 'IMAGE_EXTS', 'DatasetInfo',
-           'register_dataset', 'list_datasets', 'smoke_settings', 'dataset_label', 'get_dataset', 'read_cifar',
-           'cifar10', 'cifar100', 'write_tiny_cifar10', 'install_fashion_mnist_from_debian', 'mnist', 'fashion_mnist',
-           'NoTestSplitError', 'image_folder', 'write_image_folder', 'prepare_cifar10_q75', 'digits', 'synthetic']
+           'register_dataset', 'list_datasets', 'smoke_settings', 'dataset_label', 'get_dataset',
+           'check_dataset_kwargs', 'dataset_args_text', 'read_cifar', 'cifar10', 'cifar100', 'write_tiny_cifar10',
+           'install_fashion_mnist_from_debian', 'mnist', 'fashion_mnist', 'NoTestSplitError', 'image_folder',
+           'write_image_folder', 'prepare_cifar10_q75', 'digits', 'synthetic']
 
 # %% ../nbs/03_datasets.ipynb #911474c6
 SMOKE = {'epochs': 1, 'model_kwargs': {'depths': [1, 1, 1], 'widths': [8, 16, 32]}}
@@ -67,13 +68,23 @@ def dataset_label(dataset: str, data_dir: str | Path = 'data', dataset_kwargs: d
 
 
 def get_dataset(name: str, root: str | Path = 'data', train: bool = True, download: bool = True, **kwargs) -> ImageData:
-    "Load split `train`/test of dataset `name` (see `list_datasets()`) from `root` (relative: at the repo root)."
+    "Load split `train`/test of dataset `name` (see `list_datasets()`) from `root` (relative: at the repo root); `kwargs` are checked first (`check_dataset_kwargs`)."
     info = lookup(DATASETS, name, 'dataset')
-    allowed = [p for p in inspect.signature(info.load).parameters if p not in ('root', 'train', 'download')]
-    bad = [k for k in kwargs if k not in allowed]
-    if bad:
-        raise ValueError(f'Dataset {name!r} got unknown argument(s) {bad}; it accepts: {", ".join(allowed) or "none"}')
+    check_dataset_kwargs(name, kwargs)
     return info.load(root=resolve_path(root), train=train, download=download, **kwargs)
+
+# %% ../nbs/03_datasets.ipynb #b83581ef
+def check_dataset_kwargs(name: str, kwargs: dict | None) -> dict:
+    "`kwargs` if dataset `name` takes them all with allowed values (`DATASET_ARGS`), else a one-line ValueError naming `dataset_kwargs.<arg>`."
+    return check_loader_kwargs(name, lookup(DATASETS, name, 'dataset').load, kwargs)
+
+
+def dataset_args_text() -> str:
+    "What each registered dataset takes as `dataset_kwargs`, datasets with the same arguments together."
+    groups = {}
+    for name in DATASETS:
+        groups.setdefault(', '.join(loader_args(DATASETS[name].load)), []).append(name)
+    return '; '.join(f'{", ".join(names)}: {args}' for args, names in groups.items())
 
 # %% ../nbs/03_datasets.ipynb #04a6aa47
 CIFAR_FORMAT = {
@@ -122,6 +133,12 @@ def read_cifar(folder: str | Path, which: str = 'cifar10', train: bool = True) -
     )
 
 # %% ../nbs/03_datasets.ipynb #f5e50b46
+def _one_line(e: Exception, limit: int = 300) -> str:
+    "An exception as one line (a download error lists every mirror on lines of its own), at most `limit` characters."
+    s = ' '.join(f'{type(e).__name__}: {e}'.split())
+    return s if len(s) <= limit else s[: limit - 3] + '...'
+
+
 def _cifar(which, root, train, download, size=None, channels=3):
     fmt = CIFAR_FORMAT[which]
     folder = root / fmt['folder']
@@ -133,7 +150,7 @@ def _cifar(which, root, train, download, size=None, channels=3):
             getattr(datasets, fmt['tv'])(str(root), train=train, download=True)
         except Exception as e:
             raise RuntimeError(
-                f'Could not download {which} into {root} ({type(e).__name__}: {e}). Offline? Put the '
+                f'Could not download {which} into {root} ({_one_line(e)}). Offline? Put the '
                 f'python-version files ({", ".join(needed)}) in {folder}/ (the folder inside '
                 f'{fmt["tv"].lower().replace("cifar", "cifar-")}-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html)'
             ) from None
@@ -227,8 +244,8 @@ def _mnist_like(tv_name, root, train, download, size, channels, classes=None, de
             else ''
         )
         raise RuntimeError(
-            f'{tv_name} not available in {raw} ({type(e).__name__}: {e}). Put the decompressed idx files '
-            f'({", ".join(IDX_FILES)}) in {raw}/, or use download=True with network.{hint}'
+            f'{tv_name} not available in {raw}. Put the decompressed idx files '
+            f'({", ".join(IDX_FILES)}) in {raw}/, or use download=True with network.{hint} (The cause: {_one_line(e)})'
         ) from None
     return ImageData(
         fit_size(to_channels(ds.data[:, None].contiguous(), channels), size),
@@ -274,6 +291,10 @@ def _image_folder_root(root, path):
     return next((c for c in (root / p, resolve_path(p)) if c.exists()), root / p)
 
 
+def _class_folders(folder):
+    return sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith('.'))
+
+
 def _decode(f, mode, size):
     from PIL import Image
 
@@ -299,7 +320,7 @@ def image_folder(
     max_per_class: int | None = None,
     cache: bool = True,
 ) -> ImageData:
-    "Images from `path` (default `root`) laid out as `<class>/*.png|jpg`, or `train/<class>/...` + `test/<class>/...`; decoded once into `<folder>/.cache/` unless `cache=False`."
+    "Images from `path` (default `root`) laid out as `<class>/*.png|jpg`, or `train/<class>/...` + `test/<class>/...`; `max_per_class` caps the training split only; decoded once into `<folder>/.cache/` unless `cache=False`."
     folder = _image_folder_root(root, path)
     if not folder.is_dir():
         raise FileNotFoundError(f'Image folder {folder} does not exist (expected {folder}/<class>/*.png|jpg)')
@@ -310,16 +331,27 @@ def image_folder(
             f'{folder} has no train/ and test/ subfolders, so no test split; use train=True and a validation split'
         )
     mode = lookup({1: 'L', 3: 'RGB'}, channels, 'channels')
-    classes = sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith('.'))
+    classes = _class_folders(folder)
     if not classes:
         raise ValueError(f'No class folders in {folder}: expected {folder}/<class>/*.png|jpg')
+    if not train and classes != (tc := _class_folders(folder.parent / 'train')):  # labels are indices into classes
+        only = lambda a, b: ', '.join(sorted(set(a) - set(b))[:10]) or 'none'
+        raise ValueError(
+            f'Image folder {folder.parent}: train/ and test/ hold different classes (only in train/: {only(tc, classes)}; '
+            f'only in test/: {only(classes, tc)}); allowed: the same class folders in both'
+        )
     files = []
     for i, c in enumerate(classes):
         fs = sorted(f for f in (folder / c).iterdir() if f.suffix.lower() in IMAGE_EXTS and not f.name.startswith('.'))
-        files += [(f, i) for f in fs[:max_per_class]]
+        files += [(f, i) for f in (fs[:max_per_class] if train else fs)]
     if not files:
         raise ValueError(
             f'No images ({", ".join(IMAGE_EXTS)}) in the class folders of {folder} ({", ".join(classes[:5])}...)'
+        )
+    if train and len(have := sorted({classes[i] for _, i in files})) < 2:
+        raise ValueError(
+            f'Image folder {folder} has images of one class only ({have[0]}); allowed: at least 2 class folders '
+            f'with images, {folder}/<class>/*.png|jpg (one class is learnt to 100% by any model)'
         )
     key = hashlib.sha1(
         repr(
@@ -361,7 +393,7 @@ def write_image_folder(root: str | Path, classes: tuple = ('cat', 'dog'), n: int
     for ci, c in enumerate(classes):
         (root / c).mkdir(parents=True, exist_ok=True)
         for i in range(n):
-            Image.new('RGB', size, (ci * 100, i * 50, 7)).save(root / c / f'{i}.png')
+            Image.new('RGB', size, (ci * 100, i * 50, 7 + 10 * ci + i)).save(root / c / f'{i}.png')
     return root
 
 # %% ../nbs/03_datasets.ipynb #8ceb7a6e
@@ -405,7 +437,8 @@ def digits(
     border = (size // 8 if size else 0) if border is None else border
     if not (isinstance(border, int) and border >= 0 and (not size or 2 * border < size)):
         raise ValueError(
-            f'digits: border={border!r} must be an int in [0, {(size - 1) // 2 if size else "any"}] for size={size}'
+            f'dataset_kwargs.border={border!r} is not allowed for digits of size={size}; '
+            f'allowed: an integer in [0, {(size - 1) // 2 if size else "any"}]'
         )
     d = load_digits()
     x = torch.from_numpy(d.images).mul(255 / 16).round().to(torch.uint8)[:, None]

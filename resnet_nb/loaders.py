@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from .core import lookup
-from .data import ImageData, split_indices, channel_stats, pixel_mean, show_images
+from .data import ImageData, balanced_subset, split_indices, channel_stats, pixel_mean, show_images
 from .datasets import DATASETS, NoTestSplitError, get_dataset
 from resnet_nb.augment import (
     Augment,
@@ -280,8 +280,10 @@ def get_dataloaders(
     pin_memory: bool | None = None,
     persistent_workers: bool | None = None,
     drop_last: bool = False,
+    train_subset: int | float | None = None,
+    subset_seed: int = 0,
 ) -> DataLoaders:
-    "Train (augmented, shuffled), val and test loaders of `dataset`, normalised with statistics of the training part."
+    "Train (augmented, shuffled), val and test loaders of `dataset`, normalised with statistics of the training part (`train_subset` of it, drawn with `subset_seed`)."
     info = lookup(DATASETS, dataset, 'dataset')
     stats_fn = lookup(NORMALIZERS, normalize, 'normalize')
     if loader != 'auto':
@@ -301,7 +303,19 @@ def get_dataloaders(
         train, val = full.subset(tr), full.subset(va)
     else:
         train, val = full, None
+    if train_subset is not None:  # validation and test are taken before and stay whole
+        try:
+            train = train.subset(balanced_subset(train.labels, train_subset, subset_seed, 'train_subset'))
+        except ValueError as e:
+            raise ValueError(
+                f'{e} ({dataset}: {len(train)} training images after {len(full) - len(train)} for validation)'
+            ) from None
     mean, std = stats_fn(train.images)
+    if std is not None and (flat := (std < 1e-3).nonzero().flatten().tolist()):
+        raise ValueError(
+            f'dataset {dataset!r}: channel {flat[0]} of its {len(train)} training images is constant (std {std[flat[0]]:.2g}), '
+            f"so normalize='channel' would divide by zero (a NaN loss); allowed: images that vary, or normalize='pixel' or 'none'"
+        )
     kind = loader
     if loader == 'auto':
         held = ((train, aug.pad, aug.flip), (val, 0, False), (test, 0, False))

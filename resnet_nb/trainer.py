@@ -49,7 +49,7 @@ def progress_callback(mode: str = 'auto') -> Optional[Callback]:
 
 # %% ../nbs/22_trainer.ipynb #7623eae2785240b9bd12b16a66d81610
 def build_dataloaders(cfg: TrainConfig, device: str | torch.device = 'cpu', dist_info: Optional[DistInfo] = None):
-    "The data of `cfg` on `device`: augmented training batches, plain validation and test batches (this rank's shard under DDP)."
+    "The data of `cfg` on `device`: augmented training batches, plain validation and test batches (this rank's shard under DDP); `train_subset` of the training split, drawn with the run's seed."
     di = dist_info or DistInfo()
     return get_dataloaders(
         cfg.dataset,
@@ -67,6 +67,8 @@ def build_dataloaders(cfg: TrainConfig, device: str | torch.device = 'cpu', dist
         channels_last=cfg.channels_last,
         dataset_kwargs=cfg.dataset_kwargs,
         eval_batch_size=cfg.eval_batch_size,
+        train_subset=cfg.train_subset,
+        subset_seed=cfg.seed,
     )
 
 # %% ../nbs/22_trainer.ipynb #b118ea5561624da68c537baed56e602f
@@ -76,7 +78,8 @@ def build_learner(cfg: TrainConfig, dist_info: Optional[DistInfo] = None, device
     dls = build_dataloaders(cfg, device, di)
     if dls.n_train < cfg.batch_size:
         raise ValueError(
-            f'TrainConfig.batch_size={cfg.batch_size} is not allowed: {cfg.dataset} has {dls.n_train} training images; allowed: an integer <= {dls.n_train}'
+            f'TrainConfig.batch_size={cfg.batch_size} is not allowed: {cfg.dataset} has {dls.n_train} training images'
+            f'{f" (train_subset={cfg.train_subset})" if cfg.train_subset is not None else ""}; allowed: an integer <= {dls.n_train}'
         )
     model = create_model(cfg.model, num_classes=len(dls.classes), in_chans=dls.in_chans, **cfg.model_kwargs)
     if cfg.sync_bn and di.world_size > 1:
