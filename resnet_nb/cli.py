@@ -15,14 +15,15 @@ from resnet_nb.commands import (
     cmd_data,
     cmd_resume,
     cmd_runs,
+    cmd_study,
     cmd_sweep,
     cmd_train,
 )
 
 # %% auto #0
 __all__ = ['COMMANDS', 'SUBCOMMANDS', 'executor_help', 'add_executor_flags', 'add_train_parser', 'add_sweep_parser',
-           'add_runs_parser', 'add_cka_parser', 'add_data_parser', 'add_resume_parser', 'build_parser', 'parse_words',
-           'run_cli', 'main', 'source_fingerprint', 'help_cache_file', 'command_help']
+           'add_runs_parser', 'add_cka_parser', 'add_data_parser', 'add_resume_parser', 'add_study', 'build_parser',
+           'parse_words', 'run_cli', 'main', 'source_fingerprint', 'help_cache_file', 'command_help']
 
 # %% ../nbs/35_cli.ipynb #452a0e64
 COMMANDS = {  # each subcommand and its line in `resnet_nb --help`, in the order shown there
@@ -32,6 +33,7 @@ COMMANDS = {  # each subcommand and its line in `resnet_nb --help`, in the order
     'cka': 'CKA heatmap of the layers of a run (or of RUN against RUN_B) on its test split',
     'data': 'download datasets (checksums verified, resumable) or list what is on disk',
     'resume': 'continue a run from its last checkpoint',
+    'study': 'train a family of ResNets and locate where their layers stop all looking alike',
 }
 
 # %% ../nbs/35_cli.ipynb #cdb2475e
@@ -248,7 +250,24 @@ def add_resume_parser(sub) -> argparse.ArgumentParser:
     return u
 
 # %% ../nbs/35_cli.ipynb #14c352c3
-SUBCOMMANDS = [add_train_parser, add_sweep_parser, add_runs_parser, add_cka_parser, add_data_parser, add_resume_parser]
+def add_study(sub) -> argparse.ArgumentParser:
+    "`resnet_nb study`: the parser of `resnet_nb.study`, with the sweep's executor flags, run by `cmd_study`."
+    from resnet_nb.study import add_study_parser
+
+    s = add_study_parser(sub, executor_flags=lambda p: add_executor_flags(p, sweep=True))
+    s.set_defaults(func=cmd_study)
+    return s
+
+
+SUBCOMMANDS = [
+    add_train_parser,
+    add_sweep_parser,
+    add_runs_parser,
+    add_cka_parser,
+    add_data_parser,
+    add_resume_parser,
+    add_study,
+]
 
 
 def build_parser(commands: bool = True) -> argparse.ArgumentParser:
@@ -264,7 +283,7 @@ def build_parser(commands: bool = True) -> argparse.ArgumentParser:
     )
     p.add_argument('--version', action='version', version=f'resnet_nb {resnet_nb.__version__}')
     p.add_argument('--debug', action='store_true', help='show tracebacks (also: RESNET_NB_DEBUG=1)')
-    sub = p.add_subparsers(dest='command', metavar='{train,sweep,runs,resume,cka,data}')
+    sub = p.add_subparsers(dest='command', metavar='{' + ','.join(COMMANDS) + '}')
     if commands:
         for add in SUBCOMMANDS:
             add(sub)

@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # each command imports what it needs when it runs: `--help` a
 
 # %% auto #0
 __all__ = ['RUNS_COLUMNS', 'UsageError', 'all_executors', 'cmd_train', 'cmd_resume', 'cmd_runs', 'cmd_cka', 'cmd_data',
-           'cmd_sweep']
+           'cmd_sweep', 'cmd_study']
 
 # %% ../nbs/34_commands.ipynb #d8850a7c
 class UsageError(Exception):
@@ -158,18 +158,23 @@ def cmd_data(args, cbs=None):
         raise UsageError(str(e)) from None
 
 # %% ../nbs/34_commands.ipynb #76a40382
-def cmd_sweep(args, cbs=None):
-    "`resnet_nb sweep ...`, implemented in `resnet_nb.sweep` (and `resnet_nb.cluster` for `--executor slurm`); exit status 1 when a point failed."
-    from resnet_nb.sweep import sweep_command
-
+def _check_sweep_flags(args) -> None:
+    "The flags `sweep` and `study` share, checked before anything runs: `--jobs`, where the runs go, the executor's own."
     ex = _executor(args)
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f'--jobs {args.jobs} is not allowed; allowed: an integer >= 1 (points at once)')
     _say_where(args.runs_dir, '--runs-dir')
     if ex.name == 'local' and _slurm_flags(args):
         raise UsageError(f'{", ".join(_slurm_flags(args))}: only with --executor slurm')
-    if ex.name != 'local' and args.gpus_per_point:
+    if ex.name != 'local' and getattr(args, 'gpus_per_point', None):
         raise UsageError('--gpus-per-point is for --executor local; a SLURM job gets its GPUs with --gpus')
+
+
+def cmd_sweep(args, cbs=None):
+    "`resnet_nb sweep ...`, implemented in `resnet_nb.sweep` (and `resnet_nb.cluster` for `--executor slurm`); exit status 1 when a point failed."
+    from resnet_nb.sweep import sweep_command
+
+    _check_sweep_flags(args)
     try:
         recs = sweep_command(args)
     except (ValueError, FileNotFoundError) as e:
@@ -177,3 +182,15 @@ def cmd_sweep(args, cbs=None):
     if any(r.get('status') == 'failed' for r in recs):  # sweep_command has said how many, and where to look
         raise SystemExit(1)
     return recs
+
+# %% ../nbs/34_commands.ipynb #402c9f83
+def cmd_study(args, cbs=None):
+    "`resnet_nb study (--grid GRID | --analyze DIR) ...`, implemented in `resnet_nb.study`."
+    from resnet_nb.study import study_command
+
+    if getattr(args, 'grid', None):
+        _check_sweep_flags(args)
+    try:
+        return study_command(args, cbs)
+    except (ValueError, FileNotFoundError) as e:
+        raise UsageError(str(e)) from None
