@@ -14,7 +14,7 @@ from .learner import Callback, CancelBatchException, CancelFitException, CancelT
 # %% auto #0
 __all__ = ['METRIC_KEYS', 'DeviceCB', 'MetricsCB', 'SchedulerCB', 'StepLimitCB', 'MixedPrecisionCB', 'GradClipCB',
            'precision_callbacks', 'nonfinite_tensors', 'NonFiniteError', 'NonFiniteCB', 'improved', 'EarlyStoppingCB',
-           'RunInterrupted', 'stop_on_signals', 'SignalStopCB']
+           'RunInterrupted', 'stop_on_signals', 'SignalStopCB', 'StopButton']
 
 # %% ../nbs/17_callbacks.ipynb #c209eab0
 class DeviceCB(Callback):
@@ -317,11 +317,11 @@ class EarlyStoppingCB(Callback):
 
 # %% ../nbs/17_callbacks.ipynb #b4b1653b
 class RunInterrupted(KeyboardInterrupt):
-    "A run stopped by a signal: SIGTERM (a scheduler) or SIGINT (Ctrl-C)."
+    "A run stopped by a signal (SIGTERM from a scheduler, SIGINT from Ctrl-C), or as a signal would stop it, with its `reason` (the notebook's Stop button)."
 
-    def __init__(self, signum: int):
+    def __init__(self, signum: int, reason: str | None = None):
         self.signum = signum
-        super().__init__(f'stopped by {signal.Signals(signum).name}')
+        super().__init__(reason or f'stopped by {signal.Signals(signum).name}')
 
 # %% ../nbs/17_callbacks.ipynb #1aa02e0e
 @contextlib.contextmanager
@@ -361,3 +361,46 @@ class SignalStopCB(Callback):
             dist.all_reduce(flag, op=dist.ReduceOp.MAX)
             if flag.item():
                 raise RunInterrupted(int(flag.item()))
+
+# %% ../nbs/17_callbacks.ipynb #b11418bd
+class StopButton:
+    "A Stop button (ipywidgets) for a running fit: after a click, `check` raises `RunInterrupted` (as SIGTERM, reason: the button)."
+
+    reason = 'stopped by the Stop button'
+
+    def __init__(self, every: float = 0.4, clock=time.perf_counter, events=None):
+        import ipywidgets as W
+
+        self.widget = W.Button(
+            description='Stop', icon='stop', button_style='danger', tooltip='stop after this batch (resumable)'
+        )
+        self.widget.on_click(self.click)
+        self.every, self.clock, self.t, self.n_polls, self.clicked = every, clock, clock(), 0, False
+        self.events, self._ui = events, None  # events(n): handle up to n pending UI messages (jupyter-ui-poll's)
+
+    def click(self, _=None):
+        "What a click does: ask the fit to stop (once)."
+        if not self.widget.disabled:
+            self.clicked, self.widget.disabled, self.widget.description = True, True, 'Stopping'
+
+    def check(self):
+        "Let the kernel take clicks (at most every `every` seconds); raise `RunInterrupted` once Stop was clicked."
+        now = self.clock()
+        if not self.clicked and now - self.t >= self.every:
+            self.t, self.n_polls = now, self.n_polls + 1
+            if self.events is None:
+                from jupyter_ui_poll import ui_events
+
+                self._ui = ui_events()
+                self.events = self._ui.__enter__()
+            self.events(10)
+        if self.clicked:
+            raise RunInterrupted(signal.SIGTERM, self.reason)
+
+    def close(self):
+        "The fit ended: later clicks do nothing."
+        self.widget.disabled = True
+        self.widget.description = 'Stopped' if self.clicked else 'Stop'
+        if self._ui is not None:
+            self._ui.__exit__(None, None, None)
+            self._ui = None
