@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib, math, signal, threading, time
 import torch, torch.nn as nn
 import torch.distributed as dist
-from .core import check_choice, dist_on, unwrap
+from .core import check_choice, dist_on, unwrap, widget_frontend
 from .config import PRECISIONS, MONITORS
 from .learner import Callback, CancelBatchException, CancelFitException, CancelTrainException
 
@@ -377,6 +377,15 @@ class StopButton:
         self.widget.on_click(self.click)
         self.every, self.clock, self.t, self.n_polls, self.clicked = every, clock, clock(), 0, False
         self.events, self._ui = events, None  # events(n): handle up to n pending UI messages (jupyter-ui-poll's)
+
+    @classmethod
+    def show(cls, display, want: bool | None = None, **kwargs) -> StopButton | None:
+        "A button shown with `display` if `want` (None: where a widget frontend draws it), else None."
+        if not (widget_frontend() if want is None else want):
+            return None
+        b = cls(**kwargs)
+        display(b.widget, display_id=True)
+        return b
 
     def click(self, _=None):
         "What a click does: ask the fit to stop (once)."
