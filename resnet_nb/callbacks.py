@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib, math, signal, threading, time
 import torch, torch.nn as nn
 import torch.distributed as dist
-from .core import check_choice, dist_on, unwrap, widget_frontend
+from .core import check_choice, dist_on, short_path, unwrap, widget_frontend
 from .config import PRECISIONS, MONITORS
 from .learner import Callback, CancelBatchException, CancelFitException, CancelTrainException
 
@@ -322,6 +322,11 @@ class RunInterrupted(KeyboardInterrupt):
     def __init__(self, signum: int, reason: str | None = None):
         self.signum = signum
         super().__init__(reason or f'stopped by {signal.Signals(signum).name}')
+
+    def _render_traceback_(self) -> list[str]:
+        "In a notebook, one line instead of a traceback (a stop is no bug), saying how to resume."
+        rd = getattr(self, 'run_dir', None)  # set by the run's summary callback
+        return [f'{type(self).__name__}: {self}' + (f"; resume with: Run('{short_path(rd)}').resume()" if rd else '')]
 
 # %% ../nbs/17_callbacks.ipynb #1aa02e0e
 @contextlib.contextmanager
