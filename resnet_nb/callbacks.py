@@ -14,7 +14,7 @@ from .learner import Callback, CancelBatchException, CancelFitException, CancelT
 # %% auto #0
 __all__ = ['METRIC_KEYS', 'DeviceCB', 'MetricsCB', 'SchedulerCB', 'StepLimitCB', 'MixedPrecisionCB', 'GradClipCB',
            'precision_callbacks', 'nonfinite_tensors', 'NonFiniteError', 'NonFiniteCB', 'improved', 'EarlyStoppingCB',
-           'RunInterrupted', 'stop_on_signals', 'SignalStopCB', 'StopButton']
+           'RunInterrupted', 'stop_on_signals', 'SignalStopCB', 'subshell_route', 'StopButton']
 
 # %% ../nbs/17_callbacks.ipynb #c209eab0
 class DeviceCB(Callback):
@@ -367,6 +367,37 @@ class SignalStopCB(Callback):
             if flag.item():
                 raise RunInterrupted(int(flag.item()))
 
+# %% ../nbs/17_callbacks.ipynb #02dd7c25
+def subshell_route(kernel, widget):
+    "Send `widget`'s frontend messages to a new subshell of `kernel` (ipykernel 7): handled in its thread while a cell runs; returns the function that ends it (None: no subshells)."
+    sct, comm = getattr(kernel, 'shell_channel_thread', None), getattr(widget, 'comm', None)
+    if sct is None or comm is None or not hasattr(sct.manager, '_create_subshell'):
+        return None
+
+    def on_channel_thread(f):  # subshells are made and ended in the kernel's shell channel thread
+        box, done = [], threading.Event()
+
+        def call():
+            try:
+                box.append(f())
+            finally:
+                done.set()
+
+        sct.io_loop.add_callback(call)
+        done.wait(5)
+        return box[0] if box else None
+
+    sid = on_channel_thread(sct.manager._create_subshell)
+    if sid is None:
+        return None
+    comm._reply_subshell_id = sid  # ipykernel routes this comm's messages by it
+
+    def close():
+        comm._reply_subshell_id = None
+        on_channel_thread(lambda: sct.manager._delete_subshell(sid))
+
+    return close
+
 # %% ../nbs/17_callbacks.ipynb #b11418bd
 class StopButton:
     "A Stop button (ipywidgets) for a running fit: after a click, `check` raises `RunInterrupted` (as SIGTERM, reason: the button)."
@@ -381,7 +412,7 @@ class StopButton:
         )
         self.widget.on_click(self.click)
         self.every, self.clock, self.t, self.n_polls, self.clicked = every, clock, clock(), 0, False
-        self.events, self._ui = events, None  # events(n): handle up to n pending UI messages (jupyter-ui-poll's)
+        self.events, self._closers = events, []  # events(n): handle up to n pending UI messages (see `connect`)
 
     @classmethod
     def show(cls, display, want: bool | None = None, **kwargs) -> StopButton | None:
@@ -403,10 +434,7 @@ class StopButton:
         if not self.clicked and now - self.t >= self.every:
             self.t, self.n_polls = now, self.n_polls + 1
             if self.events is None:
-                from jupyter_ui_poll import ui_events
-
-                self._ui = ui_events()
-                self.events = self._ui.__enter__()
+                self.events = self.connect()
             self.events(10)
         if self.clicked:
             raise RunInterrupted(signal.SIGTERM, self.reason)
@@ -415,6 +443,21 @@ class StopButton:
         "The fit ended: later clicks do nothing."
         self.widget.disabled = True
         self.widget.description = 'Stopped' if self.clicked else 'Stop'
-        if self._ui is not None:
-            self._ui.__exit__(None, None, None)
-            self._ui = None
+        while self._closers:
+            self._closers.pop()()
+
+    def connect(self):
+        "The `events` function: jupyter-ui-poll's; where the kernel has subshells instead of the `do_one_iteration` it needs (ipykernel 7), the clicks go to a subshell thread, and nothing needs polling."
+        from IPython import get_ipython
+
+        kernel = getattr(get_ipython(), 'kernel', None)
+        if kernel is None:
+            return lambda n: None
+        if not hasattr(kernel, 'do_one_iteration') and (close := subshell_route(kernel, self.widget)):
+            self._closers.append(close)
+            return lambda n: None
+        from jupyter_ui_poll import ui_events
+
+        ui = ui_events()
+        self._closers.append(lambda: ui.__exit__(None, None, None))
+        return ui.__enter__()
