@@ -7,14 +7,14 @@ from __future__ import annotations
 import contextlib, math, signal, threading, time
 import torch, torch.nn as nn
 import torch.distributed as dist
-from .core import check_choice, dist_on, unwrap
+from .core import check_choice, dist_on, short_path, unwrap, widget_frontend
 from .config import PRECISIONS, MONITORS
 from .learner import Callback, CancelBatchException, CancelFitException, CancelTrainException
 
 # %% auto #0
 __all__ = ['METRIC_KEYS', 'DeviceCB', 'MetricsCB', 'SchedulerCB', 'StepLimitCB', 'MixedPrecisionCB', 'GradClipCB',
            'precision_callbacks', 'nonfinite_tensors', 'NonFiniteError', 'NonFiniteCB', 'improved', 'EarlyStoppingCB',
-           'RunInterrupted', 'stop_on_signals', 'SignalStopCB']
+           'RunInterrupted', 'stop_on_signals', 'SignalStopCB', 'subshell_route', 'StopButton']
 
 # %% ../nbs/17_callbacks.ipynb #c209eab0
 class DeviceCB(Callback):
@@ -317,11 +317,16 @@ class EarlyStoppingCB(Callback):
 
 # %% ../nbs/17_callbacks.ipynb #b4b1653b
 class RunInterrupted(KeyboardInterrupt):
-    "A run stopped by a signal: SIGTERM (a scheduler) or SIGINT (Ctrl-C)."
+    "A run stopped by a signal (SIGTERM from a scheduler, SIGINT from Ctrl-C), or as a signal would stop it, with its `reason` (the notebook's Stop button)."
 
-    def __init__(self, signum: int):
+    def __init__(self, signum: int, reason: str | None = None):
         self.signum = signum
-        super().__init__(f'stopped by {signal.Signals(signum).name}')
+        super().__init__(reason or f'stopped by {signal.Signals(signum).name}')
+
+    def _render_traceback_(self) -> list[str]:
+        "In a notebook, one line instead of a traceback (a stop is no bug), saying how to resume."
+        rd = getattr(self, 'run_dir', None)  # set by the run's summary callback
+        return [f'{type(self).__name__}: {self}' + (f"; resume with: Run('{short_path(rd)}').resume()" if rd else '')]
 
 # %% ../nbs/17_callbacks.ipynb #1aa02e0e
 @contextlib.contextmanager
@@ -361,3 +366,98 @@ class SignalStopCB(Callback):
             dist.all_reduce(flag, op=dist.ReduceOp.MAX)
             if flag.item():
                 raise RunInterrupted(int(flag.item()))
+
+# %% ../nbs/17_callbacks.ipynb #02dd7c25
+def subshell_route(kernel, widget):
+    "Send `widget`'s frontend messages to a new subshell of `kernel` (ipykernel 7): handled in its thread while a cell runs; returns the function that ends it (None: no subshells)."
+    sct, comm = getattr(kernel, 'shell_channel_thread', None), getattr(widget, 'comm', None)
+    if sct is None or comm is None or not hasattr(sct.manager, '_create_subshell'):
+        return None
+
+    def on_channel_thread(f):  # subshells are made and ended in the kernel's shell channel thread
+        box, done = [], threading.Event()
+
+        def call():
+            try:
+                box.append(f())
+            finally:
+                done.set()
+
+        sct.io_loop.add_callback(call)
+        done.wait(5)
+        return box[0] if box else None
+
+    sid = on_channel_thread(sct.manager._create_subshell)
+    if sid is None:
+        return None
+    comm._reply_subshell_id = sid  # ipykernel routes this comm's messages by it
+
+    def close():
+        comm._reply_subshell_id = None
+        on_channel_thread(lambda: sct.manager._delete_subshell(sid))
+
+    return close
+
+# %% ../nbs/17_callbacks.ipynb #b11418bd
+class StopButton:
+    "A Stop button (ipywidgets) for a running fit: after a click, `check` raises `RunInterrupted` (as SIGTERM, reason: the button)."
+
+    reason = 'stopped by the Stop button'
+
+    def __init__(self, every: float = 0.4, clock=time.perf_counter, events=None):
+        import ipywidgets as W
+
+        self.widget = W.Button(
+            description='Stop', icon='stop', button_style='danger', tooltip='stop after this batch (resumable)'
+        )
+        self.widget.on_click(self.click)
+        self.every, self.clock, self.t, self.n_polls, self.clicked = every, clock, clock(), 0, False
+        self.events, self._closers = events, []  # events(n): handle up to n pending UI messages (see `connect`)
+
+    @classmethod
+    def show(cls, display, want: bool | None = None, **kwargs) -> StopButton | None:
+        "A button shown with `display` if `want` (None: where a widget frontend draws it), else None."
+        if not (widget_frontend() if want is None else want):
+            return None
+        b = cls(**kwargs)
+        display(b.widget, display_id=True)
+        return b
+
+    def click(self, _=None):
+        "What a click does: ask the fit to stop (once)."
+        if not self.widget.disabled:
+            self.clicked, self.widget.disabled, self.widget.description = True, True, 'Stopping'
+
+    def check(self):
+        "Let the kernel take clicks (at most every `every` seconds); raise `RunInterrupted` once Stop was clicked."
+        now = self.clock()
+        if not self.clicked and now - self.t >= self.every:
+            self.t, self.n_polls = now, self.n_polls + 1
+            if self.events is None:
+                self.events = self.connect()
+            self.events(10)
+        if self.clicked:
+            raise RunInterrupted(signal.SIGTERM, self.reason)
+
+    def close(self):
+        "The fit ended: later clicks do nothing."
+        self.widget.disabled = True
+        self.widget.description = 'Stopped' if self.clicked else 'Stop'
+        while self._closers:
+            self._closers.pop()()
+
+    def connect(self):
+        "The `events` function: jupyter-ui-poll's; where the kernel has subshells instead of the `do_one_iteration` it needs (ipykernel 7), the clicks go to a subshell thread, and nothing needs polling."
+        from IPython import get_ipython
+
+        kernel = getattr(get_ipython(), 'kernel', None)
+        if kernel is None:
+            return lambda n: None
+        if not hasattr(kernel, 'do_one_iteration') and (close := subshell_route(kernel, self.widget)):
+            self._closers.append(close)
+            return lambda n: None
+        from jupyter_ui_poll import ui_events
+
+        ui = ui_events()
+        self._closers.append(lambda: ui.__exit__(None, None, None))
+        return ui.__enter__()

@@ -19,8 +19,8 @@ except ImportError:  # Windows has no flock: there a lock is its record alone
 # %% auto #0
 __all__ = ['find_root', 'resolve_path', 'short_path', 'atomic_save', 'read_json', 'first_value', 'short_repr', 'kwargs_label',
            'check_choice', 'lookup', 'is_num', 'format_value', 'format_table', 'seed_everything', 'resolve_device',
-           'dist_on', 'rank_world', 'DistInfo', 'setup_distributed', 'broadcast', 'unwrap', 'in_notebook', 'pid_alive',
-           'LockHeld', 'lock_record', 'lock_holder', 'holder_gone', 'hold_lock']
+           'dist_on', 'rank_world', 'DistInfo', 'setup_distributed', 'broadcast', 'unwrap', 'in_notebook',
+           'widget_frontend', 'pid_alive', 'LockHeld', 'lock_record', 'lock_holder', 'holder_gone', 'hold_lock']
 
 # %% ../nbs/00_core.ipynb #e56f762e
 def find_root(path: str | Path = '.') -> Path:
@@ -245,6 +245,21 @@ def in_notebook() -> bool:
     ip = sys.modules.get('IPython')
     shell = ip.get_ipython() if ip is not None else None
     return shell is not None and type(shell).__name__ not in ('TerminalInteractiveShell',)
+
+# %% ../nbs/00_core.ipynb #52033da0
+def widget_frontend() -> bool:
+    "True when the running cell came from a frontend that draws widgets (it named the cell, or its widget manager connected); False in plain Python, nbdev's tests, papermill and nbconvert."
+    if os.environ.get('IN_TEST') or not in_notebook():
+        return False
+    from IPython import get_ipython
+
+    kernel = getattr(get_ipython(), 'kernel', None)
+    parent = (kernel.get_parent() if hasattr(kernel, 'get_parent') else None) or {}
+    W = sys.modules.get('ipywidgets')  # not imported: no widget has connected
+    return (
+        bool(parent.get('metadata', {}).get('cellId'))
+        or getattr(getattr(W, 'Widget', None), '_control_comm', None) is not None
+    )
 
 # %% ../nbs/00_core.ipynb #77b40809
 def pid_alive(pid: int | None) -> bool:

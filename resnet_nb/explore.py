@@ -4,11 +4,11 @@
 
 # %% ../nbs/32_explore.ipynb #c5ebc464
 from __future__ import annotations
-import html, io, json, os
+import html, io, json
 from pathlib import Path
 from typing import Optional
 import ipywidgets as W
-from .core import check_choice, first_value, in_notebook, is_num, resolve_path, short_repr
+from .core import check_choice, first_value, is_num, resolve_path, short_repr, widget_frontend
 from .config import TrainConfig
 from .runs import Run, RunError, find_runs
 from .compare import RunTable
@@ -16,23 +16,12 @@ from .live import clip_outliers
 from . import inspect as inspect_mod
 
 # %% auto #0
-__all__ = ['widget_frontend', 'fig_png', 'new_figure', 'html_table', 'StaticView', 'fake_runs', 'differing_keys', 'read_config',
-           'load_runs', 'run_rows', 'sort_rows', 'history_metrics', 'draw_curves', 'run_figures', 'RunsExplorer',
-           'explore_runs', 'inspection_records', 'weight_names', 'draw_inspection', 'InspectionExplorer',
-           'explore_inspection', 'family', 'SimilarityExplorer', 'explore_similarity']
+__all__ = ['fig_png', 'new_figure', 'html_table', 'StaticView', 'fake_runs', 'differing_keys', 'read_config', 'load_runs',
+           'run_rows', 'sort_rows', 'history_metrics', 'draw_curves', 'run_figures', 'RunsExplorer', 'explore_runs',
+           'inspection_records', 'weight_names', 'draw_inspection', 'InspectionExplorer', 'explore_inspection',
+           'family', 'SimilarityExplorer', 'explore_similarity']
 
 # %% ../nbs/32_explore.ipynb #b0739d99
-def widget_frontend() -> bool:
-    "True when the running cell came from a frontend that draws widgets (it named the cell, or its widget manager connected); False in plain Python, nbdev's tests, papermill and nbconvert."
-    if os.environ.get('IN_TEST') or not in_notebook():
-        return False
-    from IPython import get_ipython
-
-    kernel = getattr(get_ipython(), 'kernel', None)
-    parent = (kernel.get_parent() if hasattr(kernel, 'get_parent') else None) or {}
-    return bool(parent.get('metadata', {}).get('cellId')) or getattr(W.Widget, '_control_comm', None) is not None
-
-
 def _static(static: Optional[bool]) -> bool:
     if static is not None and not isinstance(static, bool):
         raise ValueError(f'static={short_repr(static)} is not allowed; allowed: True, False or None (by the frontend)')

@@ -15,6 +15,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from .core import is_num, rank_world
+from .callbacks import StopButton
 from .learner import Callback
 from .logs import load_history
 
@@ -362,11 +363,12 @@ class LiveChartCB(Callback):
         figsize: tuple = (10, 3.4),
         display=None,
         clock=time.perf_counter,
+        stop_button: bool | None = None,
     ):
-        self.chart_every, self.bar_every, self.table = chart_every, bar_every, table
+        self.chart_every, self.bar_every, self.table, self.stop_button = chart_every, bar_every, table, stop_button
         self.max_overhead, self.figsize = max_overhead, figsize
         self.display = display or _ipython_display  # anything with IPython's display(obj, display_id=True) signature
-        self.handles, self.messages, self.active, self.clock = {}, [], False, clock
+        self.handles, self.messages, self.active, self.clock, self.stop = {}, [], False, clock, None
 
     def before_fit(self, learn):
         self.learn, self.active = learn, rank_world()[0] == 0
@@ -378,6 +380,7 @@ class LiveChartCB(Callback):
         self.phase, self.i, self.n_iter, self.n_train, self.done = None, 0, 1, 1, ''
         self.buf, self.n_read, self.n_written, self.bx, self.by = None, 0, 0, [], []
         self.draw_cost, self.n_draws, self.t_end = 0.0, 0, None
+        self.stop = StopButton.show(self.display, self.stop_button, clock=self.clock)  # None: where widgets are drawn
         self.handles = {
             'bar': self.display(self._progress(self.t0), display_id=True),
             'chart': self.display(self._render(), display_id=True),
@@ -402,6 +405,8 @@ class LiveChartCB(Callback):
             self._update_bar(now)
         if self.phase == 'train' and now - self.t_chart >= self.chart_interval:
             self._update_chart()
+        if self.stop is not None:
+            self.stop.check()  # a click: RunInterrupted, as SIGTERM
 
     def after_epoch(self, learn):
         if not self.active:
@@ -420,6 +425,10 @@ class LiveChartCB(Callback):
         self.phase, self.t_end = None, self.clock()  # the clock stops (log lines may still come)
         self.done = f'done in {fmt_time(self.t_end - self.t0)}: ' + summary_line(learn.history, self.n_epochs)
         self._update_bar(self.t_end)
+
+    def cleanup_fit(self, learn):
+        if self.stop is not None:
+            self.stop.close()
 
     def write_log(self, msg: str):
         "Show the trainer's log messages (resume, early stopping, test accuracy) under the bars."
@@ -467,9 +476,7 @@ class LiveChartCB(Callback):
 
     def _progress(self, now):
         now = self.t_end or now
-        frac = {'train': self.i / max(self.n_iter, 1), 'valid': 1.0}.get(
-            self.phase, 0.0
-        )  # validation: the epoch's training is done
+        frac = {'train': self.i / max(self.n_iter, 1), 'valid': 1.0}.get(self.phase, 0.0)  # valid: training done
         bars = [Bar('epochs', self.epochs_done + frac, self.n_epochs, now - self.t0, start=self.start_epoch)]
         if self.phase:
             bars.append(Bar(self.phase, self.i, self.n_iter, now - self.t_phase))
