@@ -13,6 +13,7 @@ from resnet_nb.commands import (
     all_executors,
     cmd_cka,
     cmd_data,
+    cmd_inspect,
     cmd_resume,
     cmd_runs,
     cmd_sweep,
@@ -21,8 +22,8 @@ from resnet_nb.commands import (
 
 # %% auto #0
 __all__ = ['COMMANDS', 'SUBCOMMANDS', 'executor_help', 'add_executor_flags', 'add_train_parser', 'add_sweep_parser',
-           'add_runs_parser', 'add_cka_parser', 'add_data_parser', 'add_resume_parser', 'build_parser', 'parse_words',
-           'run_cli', 'main', 'source_fingerprint', 'help_cache_file', 'command_help']
+           'add_runs_parser', 'add_cka_parser', 'add_data_parser', 'add_resume_parser', 'add_inspect_parser',
+           'build_parser', 'parse_words', 'run_cli', 'main', 'source_fingerprint', 'help_cache_file', 'command_help']
 
 # %% ../nbs/35_cli.ipynb #452a0e64
 COMMANDS = {  # each subcommand and its line in `resnet_nb --help`, in the order shown there
@@ -32,6 +33,7 @@ COMMANDS = {  # each subcommand and its line in `resnet_nb --help`, in the order
     'cka': 'CKA heatmap of the layers of a run (or of RUN against RUN_B) on its test split',
     'data': 'download datasets (checksums verified, resumable) or list what is on disk',
     'resume': 'continue a run from its last checkpoint',
+    'inspect': 'draw the activation and gradient statistics a run recorded (inspect_every) as PNGs',
 }
 
 # %% ../nbs/35_cli.ipynb #cdb2475e
@@ -247,12 +249,29 @@ def add_resume_parser(sub) -> argparse.ArgumentParser:
     u.set_defaults(func=cmd_resume)
     return u
 
+# %% ../nbs/35_cli.ipynb #827deb0f
+def add_inspect_parser(sub) -> argparse.ArgumentParser:
+    "`resnet_nb inspect RUN [--out FOLDER]`."
+    i = sub.add_parser('inspect', help=COMMANDS['inspect'])
+    i.add_argument('run', help='the run folder (or its name under runs/), trained with inspect_every=N')
+    i.add_argument('--out', default=None, help="the folder to write the PNGs into (default: the run's inspect/ folder)")
+    i.set_defaults(func=cmd_inspect)
+    return i
+
 # %% ../nbs/35_cli.ipynb #14c352c3
-SUBCOMMANDS = [add_train_parser, add_sweep_parser, add_runs_parser, add_cka_parser, add_data_parser, add_resume_parser]
+SUBCOMMANDS = [
+    add_train_parser,
+    add_sweep_parser,
+    add_runs_parser,
+    add_cka_parser,
+    add_data_parser,
+    add_resume_parser,
+    add_inspect_parser,
+]
 
 
 def build_parser(commands: bool = True) -> argparse.ArgumentParser:
-    "The `resnet_nb` parser with its subcommands train, sweep, runs, cka, data and resume (`commands=False`: their names and lines only)."
+    "The `resnet_nb` parser with its subcommands train, sweep, runs, cka, data, resume and inspect (`commands=False`: their names and lines only)."
     p = argparse.ArgumentParser(
         prog='resnet_nb',
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -264,7 +283,7 @@ def build_parser(commands: bool = True) -> argparse.ArgumentParser:
     )
     p.add_argument('--version', action='version', version=f'resnet_nb {resnet_nb.__version__}')
     p.add_argument('--debug', action='store_true', help='show tracebacks (also: RESNET_NB_DEBUG=1)')
-    sub = p.add_subparsers(dest='command', metavar='{train,sweep,runs,resume,cka,data}')
+    sub = p.add_subparsers(dest='command', metavar='{train,sweep,runs,resume,cka,data,inspect}')
     if commands:
         for add in SUBCOMMANDS:
             add(sub)

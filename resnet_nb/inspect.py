@@ -23,7 +23,7 @@ from .runs import RUN_CALLBACKS, Run, RunError
 # %% auto #0
 __all__ = ['STAT_COLS', 'INSPECT_FILES', 'find_modules', 'Hooks', 'default_layers', 'model_summary', 'ActivationStatsCB',
            'weight_grad_stats', 'StatsTable', 'GradStatsCB', 'layer_list', 'recorder_state', 'recorder_from_state',
-           'InspectionSaveCB', 'inspection_callbacks', 'load_inspection']
+           'InspectionSaveCB', 'inspection_callbacks', 'load_inspection', 'save_inspection_figures']
 
 # %% ../nbs/25_inspect.ipynb #d433839c
 def find_modules(model: nn.Module, modules) -> dict[str, nn.Module]:
@@ -472,3 +472,26 @@ def load_inspection(run) -> dict:
     if not out:
         raise RunError(f'run {run.name} recorded no statistics; allowed: a run trained with inspect_every=N (e.g. 10)')
     return out
+
+# %% ../nbs/25_inspect.ipynb #1b27da22
+def save_inspection_figures(run, out=None) -> list[Path]:
+    "PNGs of the statistics `run` recorded, into `out` (default: the run's `inspect/` folder): the paths written."
+    import matplotlib.pyplot as plt
+
+    rec, folder = load_inspection(run), Path(out) if out is not None else Run.open(run) / 'inspect'
+    folder.mkdir(parents=True, exist_ok=True)
+    draw = {}
+    if 'activations' in rec:
+        draw |= {
+            'activation_stats': rec['activations']._fig_stats,
+            'activation_hist': rec['activations']._fig_color_dim,
+        }
+    if 'gradients' in rec:
+        draw['grad_weight_ratio'] = rec['gradients']._fig
+    paths = []
+    for name, make in draw.items():
+        fig = make()
+        fig.savefig(folder / f'{name}.png', dpi=100)
+        plt.close(fig)
+        paths.append(folder / f'{name}.png')
+    return paths

@@ -401,6 +401,8 @@ def run_callbacks(learn: Learner, run: Run, cfg: TrainConfig, di: DistInfo, resu
         SummaryCB(run.path, info, learn.planned_epochs, cfg.monitor),
         progress_callback(cfg.progress),
     ]
+    if cfg.inspect_every and not RUN_CALLBACKS:
+        raise ValueError('TrainConfig.inspect_every needs `import resnet_nb.inspect` first (it records the statistics)')
     cbs += [cb for make in RUN_CALLBACKS for cb in make(learn, cfg, run)]
     return [cb for cb in cbs if cb is not None]
 
