@@ -10,7 +10,7 @@ from typing import Callable, Optional
 import torch, torch.nn as nn
 from torch import Tensor
 from pathlib import Path
-from .core import atomic_save, check_choice, format_table, format_value, short_repr, unwrap
+from .core import atomic_save, check_choice, format_table, format_value, unwrap
 from .similarity import MinibatchCKA, gram, hsic, linear_cka  # noqa: F401  (the maths moved there; still importable from here)
 from .data import ImageData
 from .datasets import get_dataset
@@ -449,7 +449,7 @@ def inspection_callbacks(learn, cfg, run) -> list:
     try:
         layers = list(find_modules(learn.model, layer_list(cfg.inspect_layers) or default_layers(learn.model)))
     except ValueError as e:
-        raise ValueError(f'TrainConfig.inspect_layers={short_repr(cfg.inspect_layers)} is not allowed: {e}') from None
+        raise ValueError(str(e).replace('modules=', 'TrainConfig.inspect_layers: ', 1)) from None  # names the culprit
     tb = min(5, cfg.epochs)
     recs = dict(activations=ActivationStatsCB(layers, cfg.inspect_every, tb_every=tb))
     recs['gradients'] = GradStatsCB(cfg.inspect_every, tb_every=tb)
