@@ -13,6 +13,7 @@ from resnet_nb.commands import (
     all_executors,
     cmd_cka,
     cmd_data,
+    cmd_inspect,
     cmd_resume,
     cmd_runs,
     cmd_study,
@@ -22,8 +23,9 @@ from resnet_nb.commands import (
 
 # %% auto #0
 __all__ = ['COMMANDS', 'SUBCOMMANDS', 'executor_help', 'add_executor_flags', 'add_train_parser', 'add_sweep_parser',
-           'add_runs_parser', 'add_cka_parser', 'add_data_parser', 'add_resume_parser', 'add_study', 'build_parser',
-           'parse_words', 'run_cli', 'main', 'source_fingerprint', 'help_cache_file', 'command_help']
+           'add_runs_parser', 'add_cka_parser', 'add_data_parser', 'add_resume_parser', 'add_inspect_parser',
+           'add_study', 'build_parser', 'parse_words', 'run_cli', 'main', 'source_fingerprint', 'help_cache_file',
+           'command_help']
 
 # %% ../nbs/35_cli.ipynb #452a0e64
 COMMANDS = {  # each subcommand and its line in `resnet_nb --help`, in the order shown there
@@ -34,6 +36,7 @@ COMMANDS = {  # each subcommand and its line in `resnet_nb --help`, in the order
     'data': 'download datasets (checksums verified, resumable) or list what is on disk',
     'resume': 'continue a run from its last checkpoint',
     'study': 'train a family of ResNets and locate where their layers stop all looking alike',
+    'inspect': 'draw the activation and gradient statistics a run recorded (inspect_every) as PNGs',
 }
 
 # %% ../nbs/35_cli.ipynb #cdb2475e
@@ -249,6 +252,15 @@ def add_resume_parser(sub) -> argparse.ArgumentParser:
     u.set_defaults(func=cmd_resume)
     return u
 
+# %% ../nbs/35_cli.ipynb #827deb0f
+def add_inspect_parser(sub) -> argparse.ArgumentParser:
+    "`resnet_nb inspect RUN [--out FOLDER]`."
+    i = sub.add_parser('inspect', help=COMMANDS['inspect'])
+    i.add_argument('run', help='the run folder (or its name under runs/), trained with inspect_every=N')
+    i.add_argument('--out', default=None, help="the folder to write the PNGs into (default: the run's inspect/ folder)")
+    i.set_defaults(func=cmd_inspect)
+    return i
+
 # %% ../nbs/35_cli.ipynb #14c352c3
 def add_study(sub) -> argparse.ArgumentParser:
     "`resnet_nb study`: the parser of `resnet_nb.study`, with the sweep's executor flags, run by `cmd_study`."
@@ -267,11 +279,12 @@ SUBCOMMANDS = [
     add_data_parser,
     add_resume_parser,
     add_study,
+    add_inspect_parser,
 ]
 
 
 def build_parser(commands: bool = True) -> argparse.ArgumentParser:
-    "The `resnet_nb` parser with its subcommands train, sweep, runs, cka, data and resume (`commands=False`: their names and lines only)."
+    "The `resnet_nb` parser with its subcommands train, sweep, runs, cka, data, resume and inspect (`commands=False`: their names and lines only)."
     p = argparse.ArgumentParser(
         prog='resnet_nb',
         formatter_class=argparse.RawDescriptionHelpFormatter,

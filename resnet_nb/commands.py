@@ -13,8 +13,8 @@ if TYPE_CHECKING:  # each command imports what it needs when it runs: `--help` a
     from resnet_nb.sweep import Executor
 
 # %% auto #0
-__all__ = ['RUNS_COLUMNS', 'UsageError', 'all_executors', 'cmd_train', 'cmd_resume', 'cmd_runs', 'cmd_cka', 'cmd_data',
-           'cmd_sweep', 'cmd_study']
+__all__ = ['RUNS_COLUMNS', 'UsageError', 'all_executors', 'cmd_train', 'cmd_resume', 'cmd_runs', 'cmd_cka', 'cmd_inspect',
+           'cmd_data', 'cmd_sweep', 'cmd_study']
 
 # %% ../nbs/34_commands.ipynb #d8850a7c
 class UsageError(Exception):
@@ -141,6 +141,19 @@ def cmd_cka(args, cbs=None) -> Path:
         return cka_command(args)
     except (ValueError, FileNotFoundError) as e:
         raise UsageError(str(e).splitlines()[0]) from None
+
+# %% ../nbs/34_commands.ipynb #c17f8e8e
+def cmd_inspect(args, cbs=None) -> list[Path]:
+    "`resnet_nb inspect RUN [--out FOLDER]`: the figures of the statistics the run recorded (`inspect_every`), as PNGs."
+    from resnet_nb.core import short_path
+    from resnet_nb.inspect import save_inspection_figures
+
+    try:
+        paths = save_inspection_figures(args.run, args.out)
+    except ValueError as e:
+        raise UsageError(str(e).splitlines()[0]) from None
+    print(f'wrote {", ".join(p.name for p in paths)} into {short_path(paths[0].parent)}')
+    return paths
 
 # %% ../nbs/34_commands.ipynb #8b5fa914
 def cmd_data(args, cbs=None):

@@ -259,6 +259,9 @@ class SpeedSettings(OptimSettings):
     )
 
 # %% ../nbs/14_config.ipynb #7cdc8c89c7104fffa095e18ddfef8986
+_LOG = dict(on_resume='may_change', hparam=False)  # what a run records, not what it trains
+
+
 class RunSettings(SpeedSettings):
     "The reproducibility and bookkeeping fields of `TrainConfig`."
 
@@ -306,6 +309,12 @@ class RunSettings(SpeedSettings):
         hparam=False,
     )
     tb_histograms: bool = setting(False, 'Log weight and gradient histograms to TensorBoard.', on_resume='may_change')
+    inspect_every: int = setting(
+        0, 'Record activation and gradient statistics into inspect/ every N training steps; 0 for off.', ge=0, **_LOG
+    )
+    inspect_layers: Union[list[str], str, None] = setting(
+        None, "Layers whose activations are recorded ('layer*'; a list or a,b); null: stem, stages, features.", **_LOG
+    )
     test: bool = setting(True, 'Evaluate the best checkpoint on the test set at the end.', on_resume='may_change')
     fresh_optimizer: bool = setting(
         False,
@@ -378,6 +387,9 @@ class TrainConfig(RunSettings):
             bad('monitor', 'a train_* metric when val_split is 0 (no validation set)')
         if self.freeze is not None and not self.freeze.strip():
             bad('freeze', allowed_text('freeze'))
+        il = self.inspect_layers
+        if il is not None and not all(x.strip() for x in (il.split(',') if isinstance(il, str) else il or [''])):
+            bad('inspect_layers', allowed_text('inspect_layers'))
         if not self.runs_dir.strip():
             bad('runs_dir', allowed_text('runs_dir'))
         return self

@@ -38,8 +38,8 @@ from .checkpoint import restore_run, rng_states, set_rng_states
 from .trainer import TestCB, build_dataloaders, build_learner, fit, loading_line, progress_callback
 
 # %% auto #0
-__all__ = ['make_run_dir', 'find_run', 'find_runs', 'RunError', 'read_mapping', 'read_summary', 'Run', 'check_resume',
-           'list_runs', 'summary_lines', 'run_callbacks', 'check_before_data', 'train']
+__all__ = ['RUN_CALLBACKS', 'make_run_dir', 'find_run', 'find_runs', 'RunError', 'read_mapping', 'read_summary', 'Run',
+           'check_resume', 'list_runs', 'summary_lines', 'run_callbacks', 'check_before_data', 'train']
 
 # %% ../nbs/23_runs.ipynb #8edb47106e1a46a883d545849b8ab81b
 def make_run_dir(runs_dir='runs', name: str = 'run') -> Path:
@@ -358,6 +358,9 @@ def summary_lines(run_dir: str | Path) -> str:
     return '\n'.join(lines)
 
 # %% ../nbs/23_runs.ipynb #cdf66aed5cc84ca1b48e60bad68798a8
+RUN_CALLBACKS = []  # `make(learn, cfg, run) -> callbacks` of rank 0 that later modules add (resnet_nb.inspect: statistics)
+
+
 def run_callbacks(learn: Learner, run: Run, cfg: TrainConfig, di: DistInfo, resumed: bool) -> list:
     "The callbacks of a session with a run folder: checkpoints, test, and on rank 0 log, CSV, TensorBoard, hparams, summary and progress."
     raw = unwrap(learn.model)
@@ -374,15 +377,8 @@ def run_callbacks(learn: Learner, run: Run, cfg: TrainConfig, di: DistInfo, resu
             f'run {run.name} ({n_params:,} parameters, {n_train:,} trainable) on {learn.device}, world size {di.world_size}\n'
             f'config:\n{cfg.replace(resume=None).to_yaml()}model:\n{summary}'
         )
-    info = {
-        'name': cfg.run_name,
-        'model': cfg.model,
-        'dataset': cfg.dataset,
-        'monitor': cfg.monitor,
-        'params': n_params,
-        'trainable_params': n_train,
-        **environment_info(learn.device),
-    }
+    info = dict(name=cfg.run_name, model=cfg.model, dataset=cfg.dataset, monitor=cfg.monitor, params=n_params)
+    info |= dict(trainable_params=n_train, **environment_info(learn.device))
     cbs += [
         FileLogCB(run / 'log.txt', header),
         CSVLoggerCB(run / 'metrics.csv'),
@@ -391,6 +387,9 @@ def run_callbacks(learn: Learner, run: Run, cfg: TrainConfig, di: DistInfo, resu
         SummaryCB(run.path, info, learn.planned_epochs, cfg.monitor),
         progress_callback(cfg.progress),
     ]
+    if cfg.inspect_every and not RUN_CALLBACKS:
+        raise ValueError('TrainConfig.inspect_every needs `import resnet_nb.inspect` first (it records the statistics)')
+    cbs += [cb for make in RUN_CALLBACKS for cb in make(learn, cfg, run)]
     return [cb for cb in cbs if cb is not None]
 
 # %% ../nbs/23_runs.ipynb #3f9bc0b9dd2c44919cc8dcca39b469f8

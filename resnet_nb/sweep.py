@@ -14,6 +14,7 @@ from .config import check_name, parse_value
 from .recipes import config_changes, make_config, read_yaml_file, split_words
 from .notebooks import notebook_defaults, recipe_params, run_notebook, stderr_to
 from .runs import Run, RunError, find_run, train
+from .inspect import inspection_callbacks  # noqa: F401  (registers what inspect_every records with train)
 
 # %% auto #0
 __all__ = ['EXECUTORS', 'split_values', 'parse_sweep_words', 'point_key', 'expand_grid', 'load_grid', 'load_manifest',
