@@ -26,6 +26,7 @@ from resnet_nb.trainer import build_learner
 from resnet_nb.data import ImageData
 from resnet_nb.inspect import ActivationStatsCB, GradStatsCB, Hooks, default_layers
 from resnet_nb.layers import layer_cka
+from peak_memory import reset_peak, status_kb  # bench/peak_memory.py
 
 
 def make(args):
@@ -100,23 +101,6 @@ def overhead(args):
     return cpu
 
 
-def _status_kb(key):
-    try:
-        with open('/proc/self/status') as f:
-            return next(int(line.split()[1]) for line in f if line.startswith(key + ':'))
-    except (OSError, StopIteration):
-        return None
-
-
-def _reset_peak() -> bool:
-    try:
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')  # resets VmHWM to the current RSS (Linux >= 4.0)
-        return True
-    except OSError:
-        return False
-
-
 def cka_memory(args):
     torch.manual_seed(0)
     model = create_model('resnet56').eval()
@@ -128,13 +112,13 @@ def cka_memory(args):
     per_layer = {n: hs[n][0].numel() * args.cka_bs * 4 for n in layers}  # float32 bytes of one batch per layer
     mb = lambda b: b / 2**20
     layer_cka(model, None, data, n_inputs=args.cka_bs, batch_size=args.cka_bs)  # warm-up: allocator pools, kernels
-    base = _status_kb('VmRSS')
-    reset = _reset_peak()
+    base = status_kb('VmRSS')
+    reset = reset_peak()
     before_max = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.perf_counter()
     m = layer_cka(model, None, data, batch_size=args.cka_bs)
     secs = time.perf_counter() - t
-    peak = _status_kb('VmHWM') if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = status_kb('VmHWM') if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     grams = len(layers) * args.cka_bs**2 * 8
     print(
         f'layer_cka: ResNet-56, {len(layers)} layers, {args.cka_n} images of 3x32x32 in batches of {args.cka_bs}: '

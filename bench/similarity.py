@@ -30,23 +30,7 @@ from resnet_nb.inspect import Hooks, default_layers
 from resnet_nb.layers import LayerInputs, layer_similarity
 from resnet_nb.models import create_model
 from resnet_nb.similarity import MinibatchCKA, gram, hsic
-
-
-def _status_kb(key):
-    try:
-        with open('/proc/self/status') as f:
-            return next(int(line.split()[1]) for line in f if line.startswith(key + ':'))
-    except (OSError, StopIteration):
-        return None
-
-
-def _reset_peak() -> bool:
-    try:
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')  # resets VmHWM to the current RSS (Linux >= 4.0)
-        return True
-    except OSError:
-        return False
+from peak_memory import reset_peak, status_kb  # bench/peak_memory.py
 
 
 def _setup(a):
@@ -72,11 +56,11 @@ def step(kind: str, a) -> tuple:
         'full': lambda: layer_similarity(model, None, full),
         'svcca': lambda: layer_similarity(model, None, full, 'svcca'),
     }[kind]
-    base, reset = _status_kb('VmRSS'), _reset_peak()
+    base, reset = status_kb('VmRSS'), reset_peak()
     c, t = time.process_time(), time.perf_counter()
     out = run()
     cpu, wall = time.process_time() - c, time.perf_counter() - t
-    peak = _status_kb('VmHWM') if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = status_kb('VmHWM') if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return out, cpu, wall, (peak - base) / 1024 if reset and base else float('nan'), peak / 1024
 
 

@@ -13,27 +13,13 @@ Usage: python tools/docs.py [--out _site] [--verbose] [--check]   (then open _si
 
 import argparse, ast, contextlib, hashlib, importlib, io, json, os, re, shutil, sys, time
 from pathlib import Path
+from execute_nbs import directives  # tools/execute_nbs.py: the same reading of `#| ` lines
 
 ROOT = Path(__file__).resolve().parent.parent
 _re_dir = re.compile(r'^\s*#\|\s*(.*?)\s*$')
 _re_source_link = re.compile(r'^\[source\]\(.*?\)\{.*?\}\s*$', re.MULTILINE)  # show_doc's link to GitHub (online)
 # repository-relative links in the README that are not pages of the site point at the repository instead
 _re_md_link = re.compile(r'\]\((?!https?:|#|mailto:)([^)\s]+)\)')
-
-
-def directives(src: str) -> dict:
-    "The leading `#| ` directives of a code cell's source, as {name: [args]} (nbdev's `#| eval: false` is 'eval:')."
-    out = {}
-    for line in src.splitlines():
-        m = _re_dir.match(line)
-        if not m:
-            if line.strip():
-                break
-            continue
-        words = m.group(1).split()
-        if words:
-            out[words[0]] = words[1:]
-    return out
 
 
 def strip_directives(src: str) -> str:
