@@ -171,9 +171,7 @@ class ModelSettings(DataSettings):
         allowed='null or the name of a top-level child module, e.g. layer3',
     )
     init_from: Optional[str] = setting(
-        None,
-        "Start from another run's weights: its folder or name (checkpoints/best.pt) or a .pt file; null starts afresh.",
-        allowed='null, a run folder, a run name or a checkpoint file',
+        None, "Start from a run's weights: its folder or name (its checkpoints/best.pt) or a .pt file; null: afresh."
     )
 
 # %% ../nbs/14_config.ipynb #8edb47106e1a46a883d545849b8ab81b
@@ -383,8 +381,6 @@ class TrainConfig(RunSettings):
             bad('monitor', 'a train_* metric when val_split is 0 (no validation set)')
         if self.freeze is not None and not self.freeze.strip():
             bad('freeze', allowed_text('freeze'))
-        if self.init_from is not None and not self.init_from.strip():
-            bad('init_from', allowed_text('init_from'))
         if not self.runs_dir.strip():
             bad('runs_dir', allowed_text('runs_dir'))
         return self

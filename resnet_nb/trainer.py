@@ -22,7 +22,7 @@ from resnet_nb.core import (
 from .loaders import get_dataloaders
 from .models import create_model, freeze
 from .optim import build_optimizer, build_scheduler
-from .config import TrainConfig, PROGRESS_MODES, allowed_text
+from .config import TrainConfig, PROGRESS_MODES
 from .learner import Callback, Learner
 from resnet_nb.callbacks import (
     DeviceCB,
@@ -143,7 +143,7 @@ def init_checkpoint(init_from: str, runs_dir: str | Path = 'runs') -> Path:
                 return f
     raise ValueError(
         f'TrainConfig.init_from={init_from!r} is not allowed: no checkpoint file, no run folder and no run of that name '
-        f'under {short_path(resolve_path(runs_dir))} with checkpoints/best.pt; allowed: {allowed_text("init_from")}'
+        f'under {short_path(resolve_path(runs_dir))} with checkpoints/best.pt; allowed: a run folder, a run name or a .pt file'
     )
 
 # %% ../nbs/22_trainer.ipynb #1b1b0a3c
