@@ -170,6 +170,9 @@ class ModelSettings(DataSettings):
         'Freeze the model up to this top-level child (e.g. layer3); null trains everything.',
         allowed='null or the name of a top-level child module, e.g. layer3',
     )
+    init_from: Optional[str] = setting(
+        None, "Start from a run's weights: its folder or name (its checkpoints/best.pt) or a .pt file; null: afresh."
+    )
 
 # %% ../nbs/14_config.ipynb #8edb47106e1a46a883d545849b8ab81b
 class OptimSettings(ModelSettings):

@@ -233,7 +233,7 @@ def checkpoint(self: Run, which: str | int = 'last') -> dict:
 @patch
 def load_model(self: Run, checkpoint: str | int = 'best', device: str = 'cpu') -> nn.Module:
     "The run's model in eval mode on `device` with `checkpoint` loaded: 'best', 'last', an epoch one of them holds, or 'init' (the untrained model)."
-    cfg = self.config.replace(device=device, num_workers=0, compile=False, progress='none')
+    cfg = self.config.replace(device=device, num_workers=0, compile=False, progress='none', init_from=None)
     ck = None if checkpoint == 'init' else self.checkpoint(checkpoint)  # a bad name fails before any work
     saved = rng_states()
     try:

@@ -9,7 +9,16 @@ from pathlib import Path
 from typing import Callable, Optional
 import torch, torch.nn as nn, torch.nn.functional as F
 import torch.distributed as dist
-from .core import check_choice, dist_on, in_notebook, resolve_device, unwrap, DistInfo
+from resnet_nb.core import (
+    check_choice,
+    dist_on,
+    in_notebook,
+    resolve_device,
+    resolve_path,
+    short_path,
+    unwrap,
+    DistInfo,
+)
 from .loaders import get_dataloaders
 from .models import create_model, freeze
 from .optim import build_optimizer, build_scheduler
@@ -31,7 +40,8 @@ from .speed import CompileWarmupCB, LookaheadCB, TTACB, data_init
 from .checkpoint import load_checkpoint, load_model_state
 
 # %% auto #0
-__all__ = ['progress_callback', 'build_dataloaders', 'loading_line', 'build_learner', 'evaluate', 'fit', 'TestCB']
+__all__ = ['progress_callback', 'build_dataloaders', 'loading_line', 'build_learner', 'init_checkpoint', 'init_model',
+           'InitNoteCB', 'evaluate', 'fit', 'TestCB']
 
 # %% ../nbs/22_trainer.ipynb #8edb47106e1a46a883d545849b8ab81b
 def progress_callback(mode: str = 'auto') -> Optional[Callback]:
@@ -80,12 +90,13 @@ def loading_line(cfg: TrainConfig, device) -> str:
 def build_learner(
     cfg: TrainConfig, dist_info: Optional[DistInfo] = None, device: Optional[str] = None, say: bool = True
 ) -> Learner:
-    "Data, model (frozen / DDP / compiled as asked), optimizer, schedule and core callbacks for `cfg`; `say`: the loading line first."
+    "Data, model (initialised from `init_from`, frozen / DDP / compiled as asked), optimizer, schedule and core callbacks for `cfg`; `say`: the loading line first."
     di, device = dist_info or DistInfo(), torch.device(device) if device is not None else resolve_device(cfg.device)
     if (
         say and di.is_main and cfg.progress != 'none'
     ):  # the first thing a cell shows, before the data loads (seconds for CIFAR)
         print(loading_line(cfg, device), flush=True)
+    init = init_checkpoint(cfg.init_from, cfg.runs_dir) if cfg.init_from else None  # a wrong name: before any data
     dls = build_dataloaders(cfg, device, di)
     if dls.n_train < cfg.batch_size:
         raise ValueError(
@@ -100,6 +111,7 @@ def build_learner(
             warnings.warn(
                 f'sync_bn=True needs CUDA (SyncBatchNorm is GPU-only); on {device} each rank keeps its own BatchNorm statistics'
             )
+    note = init_model(model, init) if init else None
     if cfg.freeze:
         freeze(model, cfg.freeze)
     model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.preserve_format)
@@ -124,10 +136,56 @@ def build_learner(
         cbs.append(TTACB(cfg.tta))
     if cfg.compile:
         cbs.append(CompileWarmupCB(cfg.channels_last))
+    if note:
+        cbs.append(InitNoteCB(note))
     learn = Learner(net, dls, nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing), opt=opt, cbs=cbs)
     learn.device = device
     learn.planned_epochs = math.ceil(cfg.max_steps / spe) if cfg.max_steps else cfg.epochs
     return learn
+
+# %% ../nbs/22_trainer.ipynb #e9554646
+def init_checkpoint(init_from: str, runs_dir: str | Path = 'runs') -> Path:
+    "The checkpoint file that `init_from` names: a `.pt` file, a run folder's or a run name's latest `checkpoints/best.pt`."
+    cands = [Path(init_from), resolve_path(init_from), resolve_path(runs_dir) / init_from]
+    cands += sorted(resolve_path(runs_dir).glob(f'[0-9]*-{init_from}'), reverse=True)  # <stamp>-<name>, newest first
+    for c in cands:
+        for f in (c, c / 'checkpoints' / 'best.pt'):
+            if f.is_file() and f.suffix == '.pt':
+                return f
+    raise ValueError(
+        f'TrainConfig.init_from={init_from!r} is not allowed: no checkpoint file, no run folder and no run of that name '
+        f'under {short_path(resolve_path(runs_dir))} with checkpoints/best.pt; allowed: a run folder, a run name or a .pt file'
+    )
+
+# %% ../nbs/22_trainer.ipynb #1b1b0a3c
+def init_model(model: nn.Module, path: str | Path) -> str:
+    "Load the model weights of checkpoint `path` into `model` (a head of another shape stays fresh); returns a note for the log."
+    sd, own = load_checkpoint(path)['model'], model.state_dict()
+    head = list(model.named_children())[-1][0]
+    differ = [k for k in sd if k in own and sd[k].shape != own[k].shape]
+    note = f'initialised from {short_path(path)}'
+    if differ and all(k.split('.')[0] == head for k in differ):
+        sd = {k: v for k, v in sd.items() if k.split('.')[0] != head} | {
+            k: v for k, v in own.items() if k.split('.')[0] == head
+        }
+        note += f' (the head {head} is new: {len(own[differ[0]])} classes instead of {len(load_checkpoint(path)["model"][differ[0]])})'
+    try:
+        load_model_state(model, sd, short_path(path))
+    except ValueError as e:
+        raise ValueError(f'TrainConfig.init_from: the weights do not fit: {e}') from None
+    return note
+
+# %% ../nbs/22_trainer.ipynb #2368e5f5
+class InitNoteCB(Callback):
+    "Write `note` (where the weights came from) to the run's log when the fit starts."
+
+    order = 60
+
+    def __init__(self, note: str):
+        self.note = note
+
+    def before_fit(self, learn):
+        learn.log(self.note)
 
 # %% ../nbs/22_trainer.ipynb #8a65eabff63a45729fe45fb5ade58bdc
 def evaluate(

@@ -32,7 +32,7 @@ def strip_directives(src: str) -> str:
 
 
 def notebooks(nbs: Path) -> list:
-    "The notebooks in reading order: `NN_*.ipynb` by number, then the others (train, studies, index) by name."
+    "The notebooks in reading order: `NN_*.ipynb` by number, then the others (train, tutorials/, index) by path."
     files = [
         p
         for p in nbs.rglob('*.ipynb')
@@ -230,9 +230,14 @@ def prepare(src: Path) -> list:
         dest = src / (pages[f.relative_to(nbs).as_posix()] + '.ipynb')
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(text.replace('](index.ipynb', '](overview.ipynb'))  # nbdev's index page is `overview`
-    toc = '\n'.join(pages[k] for k in pages)
+    tutorials = [
+        v for v in pages.values() if v.startswith('tutorials/')
+    ]  # after the numbered notebooks, a group of their own
+    toc = '\n'.join(v for v in pages.values() if v not in tutorials)
     home = readme_page(pages)
     home += f'\n\n```{{toctree}}\n:caption: Notebooks\n:maxdepth: 1\n:hidden:\n\n{toc}\n```\n'
+    if tutorials:
+        home += '\n```{toctree}\n:caption: Tutorials\n:maxdepth: 1\n:hidden:\n\n' + '\n'.join(tutorials) + '\n```\n'
     home += '\n```{toctree}\n:caption: Reference\n:maxdepth: 1\n:hidden:\n\napi\n```\n'
     (src / 'index.md').write_text(home)
     (src / 'api.rst').write_text(api_page(modules))
