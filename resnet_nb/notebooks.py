@@ -227,13 +227,15 @@ def stderr_to(path: str | Path):
 
 # %% ../nbs/27_notebooks.ipynb #d24860ae
 def jupyter_metadata() -> dict:
-    "The notebook metadata that JupyterLab writes as soon as the notebook's python3 kernel starts: the kernel's spec and its language_info."
+    "The notebook metadata the project keeps: the python3 kernelspec as `nbdev_clean` writes it, and the kernel's language_info."
     from ipykernel.ipkernel import IPythonKernel
-    from ipykernel.kernelspec import get_kernel_dict
 
-    spec = get_kernel_dict()
     return {
-        'kernelspec': {'display_name': spec['display_name'], 'language': spec['language'], 'name': 'python3'},
+        'kernelspec': {
+            'display_name': 'python3',
+            'language': 'python',
+            'name': 'python3',
+        },  # nbdev_clean's display name
         'language_info': dict(IPythonKernel.language_info),
     }
 
@@ -244,12 +246,12 @@ def _nb_text(nb: dict) -> str:
 
 
 def notebook_drift(path: str | Path, meta: dict | None = None) -> list[str]:
-    "What opening `path` in JupyterLab would change at once, one line each ([] when nothing): its kernel metadata; and a file not laid out as nbformat writes JSON."
+    "How `path` differs from what the project keeps, one line each ([] when nothing): its kernel metadata, cells without ids, a file not laid out as nbformat writes JSON."
     text = Path(path).read_text(encoding='utf-8')
     nb = json.loads(text)
     have = nb.get('metadata', {})
     out = [
-        f'metadata.{k}: {have.get(k)!r}; JupyterLab writes {v!r}'
+        f'metadata.{k}: {have.get(k)!r}; kept: {v!r}'
         for k, v in (meta or jupyter_metadata()).items()
         if have.get(k) != v
     ]

@@ -1,10 +1,11 @@
 #!/usr/bin/env python
-"""The project's clean step: `nbdev_clean`, then every notebook written as JupyterLab saves it right after opening it.
+"""The project's clean step: `nbdev_clean`, then every notebook given the kernel's `language_info` in nbformat's layout.
 
-`nbdev_clean` sets the kernel's display name to its name (`python3`) and drops `language_info`; JupyterLab writes both
-from the kernel as soon as the kernel starts, so a notebook left by `nbdev_clean` alone shows as modified the moment it
-is opened. This puts back what JupyterLab writes (`resnet_nb.notebooks.jupyter_metadata`), in nbformat's JSON layout
-(a cell's source keeps its form: one string or a list of lines).
+`nbdev_clean` pins the kernel's display name to its name (`python3`, nbdev's convention, kept here so that a bare
+`nbdev_clean` never changes a committed notebook) and drops `language_info` unless settings.ini allows it (this
+project's does). JupyterLab writes `language_info` from the kernel as soon as it starts; this puts it back
+(`resnet_nb.notebooks.jupyter_metadata`) in nbformat's JSON layout (a cell's source keeps its form: one string or a
+list of lines), so opening a notebook changes nothing but, at most, the kernel's display name.
 
 Usage: python tools/nbclean.py   (from the repository root; prints the notebooks it changed)
 """
