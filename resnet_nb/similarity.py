@@ -6,14 +6,15 @@
 from __future__ import annotations
 import inspect, warnings
 from typing import Callable, Optional
+import numpy as np
 import torch
 from torch import Tensor
 from .core import is_num, lookup, short_repr
 
 # %% auto #0
 __all__ = ['SIMILARITIES', 'gram', 'center_gram', 'hsic', 'degenerate', 'linear_cka', 'MinibatchCKA', 'register_similarity',
-           'get_similarity', 'similarity_matrix', 'rbf_gram', 'rbf_cka', 'cca', 'svcca', 'pwcca', 'procrustes', 'mse',
-           'pc_fraction', 'remove_pcs', 'block_structure']
+           'get_similarity', 'similarity_matrix', 'rbf_gram', 'rbf_cka', 'cca', 'svcca', 'pwcca', 'pwcca_ref',
+           'procrustes', 'mse', 'pc_fraction', 'remove_pcs', 'block_structure']
 
 # %% ../nbs/01_similarity.ipynb #20c17448
 def gram(x: Tensor) -> Tensor:
@@ -303,6 +304,38 @@ def pwcca(x: Tensor, y: Tensor) -> float:
 
 
 register_similarity('pwcca', pwcca, lambda x: (_basis(x), _centred(x)), _pwcca)
+
+# %% ../nbs/01_similarity.ipynb #e30fe1b6
+def _whitened(x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    "A layer `[n, ...]` prepared for `pwcca_ref`: its neurons `[n, p]` (float64), their means, centred, and `Σ^(-1/2)` of their covariance."
+    x = _f64(x.reshape(len(x), -1))
+    if x.shape[1] >= len(x):
+        raise ValueError(f'has {x.shape[1]} features for {len(x)} inputs; allowed: fewer features than inputs')
+    mean = x.mean(0)
+    e, v = torch.linalg.eigh((x - mean).T @ (x - mean) / (len(x) - 1))
+    live = e > e[-1] * len(e) * torch.finfo(e.dtype).eps  # a pseudo-inverse: a constant neuron gets 0
+    return x, mean, x - mean, (v * torch.where(live, e, 1.0).rsqrt() * live) @ v.T
+
+
+def _pwcca_ref(px: tuple, py: tuple) -> float:
+    "PWCCA of two prepared layers as the SVCCA code's `compute_pwcca` computes it, weighing the side with fewer neurons (x on a tie)."
+    if px[0].shape[1] > py[0].shape[1]:
+        px, py = py, px
+    (x, mean, xc, wx), (_, _, yc, wy) = px, py
+    u, rho, _ = np.linalg.svd((wx @ xc.T @ yc @ wy / (len(x) - 1)).cpu().numpy())  # NumPy's, for its signs
+    u, rho = torch.from_numpy(u).to(x), torch.from_numpy(rho).to(x)
+    q = torch.linalg.qr(xc @ u + mean)[0]  # the coefficients on the centred neurons, each neuron's mean added back
+    w = (q.T @ x).abs().sum(1)  # projections on the uncentred neurons
+    return float((w * rho).sum() / w.sum())
+
+# %% ../nbs/01_similarity.ipynb #1cde7524
+def pwcca_ref(x: Tensor, y: Tensor) -> float:
+    "PWCCA as the SVCCA repository's `compute_pwcca` (Morcos et al.'s code) gives it, to reproduce a published number; see the chapter."
+    _check_pair(x, y)
+    return _pwcca_ref(*(_prepared(_whitened, v, name, {}) for v, name in ((x, 'x'), (y, 'y'))))
+
+
+register_similarity('pwcca_ref', pwcca_ref, _whitened, _pwcca_ref)
 
 # %% ../nbs/01_similarity.ipynb #00c62f37
 def _scores(x: Tensor) -> Tensor:
