@@ -350,7 +350,7 @@ def _nuclear(px: Tensor, py: Tensor) -> float:
 
 # %% ../nbs/01_similarity.ipynb #532f6971
 def procrustes(x: Tensor, y: Tensor) -> float:
-    "Orthogonal Procrustes similarity (Ding et al. 2021): the nuclear norm of `X̃ᵀỸ`, centred, unit Frobenius norm; distance `√(2-2s)`."
+    "Orthogonal Procrustes similarity (Ding et al. 2021): the nuclear norm of `X̃ᵀỸ`, centred, unit Frobenius norm; Ding et al.'s distance is `2-2s`."
     _check_pair(x, y)
     return _nuclear(_scores(x), _scores(y))
 
