@@ -310,7 +310,7 @@ def _whitened(x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     "A layer `[n, ...]` prepared for `pwcca_ref`: its neurons `[n, p]` (float64), their means, centred, and `Σ^(-1/2)` of their covariance."
     x = _f64(x.reshape(len(x), -1))
     if x.shape[1] >= len(x):
-        raise ValueError(f'has {x.shape[1]} features for {len(x)} inputs; allowed: fewer features than inputs')
+        raise ValueError(f'{x.shape[1]} features for {len(x)} inputs are too many; allowed: fewer features than inputs')
     mean = x.mean(0)
     e, v = torch.linalg.eigh((x - mean).T @ (x - mean) / (len(x) - 1))
     live = e > e[-1] * len(e) * torch.finfo(e.dtype).eps  # a pseudo-inverse: a constant neuron gets 0
