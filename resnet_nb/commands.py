@@ -40,11 +40,10 @@ def _say_where(runs_dir: str, what: str) -> None:
 
 # %% ../nbs/34_commands.ipynb #592074fb
 def all_executors() -> dict:
-    "The executor registry, `resnet_nb.sweep.EXECUTORS`, with `slurm` in it (importing `resnet_nb.cluster` registers it)."
-    from resnet_nb.cluster import SLURM_OPTIONS  # noqa: F401
+    "The executor registry, `resnet_nb.sweep.EXECUTORS`, with every executor loaded (`slurm`: `resnet_nb.cluster`)."
     from resnet_nb.sweep import EXECUTORS
 
-    return EXECUTORS
+    return EXECUTORS.load()
 
 
 def _executor(args) -> Executor:

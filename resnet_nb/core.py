@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #a49ae066
 from __future__ import annotations
-import contextlib, datetime, difflib, json, math, os, platform, random, re, reprlib, sys, tempfile
+import contextlib, datetime, difflib, importlib, json, math, os, platform, random, re, reprlib, sys, tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -18,9 +18,10 @@ except ImportError:  # Windows has no flock: there a lock is its record alone
 
 # %% auto #0
 __all__ = ['find_root', 'resolve_path', 'short_path', 'atomic_save', 'read_json', 'first_value', 'short_repr', 'kwargs_label',
-           'check_choice', 'lookup', 'is_num', 'format_value', 'format_table', 'seed_everything', 'resolve_device',
-           'dist_on', 'rank_world', 'DistInfo', 'setup_distributed', 'broadcast', 'unwrap', 'in_notebook',
-           'widget_frontend', 'pid_alive', 'LockHeld', 'lock_record', 'lock_holder', 'holder_gone', 'hold_lock']
+           'check_choice', 'lookup', 'is_num', 'Registry', 'format_value', 'format_table', 'seed_everything',
+           'resolve_device', 'dist_on', 'rank_world', 'DistInfo', 'setup_distributed', 'broadcast', 'unwrap',
+           'in_notebook', 'widget_frontend', 'pid_alive', 'LockHeld', 'lock_record', 'lock_holder', 'holder_gone',
+           'hold_lock']
 
 # %% ../nbs/00_core.ipynb #e56f762e
 def find_root(path: str | Path = '.') -> Path:
@@ -126,6 +127,49 @@ def lookup(registry: dict, name: Any, what: str) -> Any:
 def is_num(v: Any) -> bool:
     "True for a finite int or float (not a bool)."
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+# %% ../nbs/00_core.ipynb #b2e1d3f5a7c9
+class Registry(dict):
+    "A dict of names; `provides` says which later module registers which name, imported the first time it is asked for."
+
+    def __init__(self, what: str, provides: dict[str, str] | None = None, items: dict | None = None):
+        super().__init__(items or {})
+        self.what, self.provides = what, dict(provides or {})
+
+    def load(self, name: Any = None) -> Registry:
+        "Import the module that provides `name` (None: every one) unless the name is registered already; return self."
+        for n, module in list(self.provides.items()):
+            if (name is None or n == name) and not dict.__contains__(self, n):
+                importlib.import_module(module)
+                if not dict.__contains__(self, n):
+                    raise ImportError(f'{self.what} {n!r}: {module} was imported but did not register it')
+        return self
+
+    def __missing__(self, name: Any) -> Any:
+        if name not in self.provides:
+            raise KeyError(name)
+        return dict.__getitem__(self.load(name), name)
+
+    def __contains__(self, name: Any) -> bool:
+        return dict.__contains__(self, name) or name in self.provides
+
+    def keys(self) -> list:
+        "Every name, registered or provided later (nothing is imported)."
+        return [*dict.keys(self), *(n for n in self.provides if not dict.__contains__(self, n))]
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def values(self):
+        "Every value (the providing modules imported first)."
+        return dict.values(self.load())
+
+    def items(self):
+        "Every (name, value) pair (the providing modules imported first)."
+        return dict.items(self.load())
 
 # %% ../nbs/00_core.ipynb #277ab5fe
 def format_value(v: Any, col: str = '') -> str:

@@ -456,7 +456,7 @@ def inspection_callbacks(learn, cfg, run) -> list:
     return [*recs.values(), InspectionSaveCB(Path(run) / 'inspect', recs)]
 
 
-RUN_CALLBACKS[:] = [f for f in RUN_CALLBACKS if f.__name__ != 'inspection_callbacks'] + [inspection_callbacks]
+RUN_CALLBACKS['inspect_every'] = inspection_callbacks  # resnet_nb.runs imports this module when a run asks for it
 
 # %% ../nbs/25_inspect.ipynb #05d90dc8
 def load_inspection(run) -> dict:

@@ -26,6 +26,7 @@ from resnet_nb.core import (
     short_repr,
     unwrap,
     DistInfo,
+    Registry,
 )
 from .config import TrainConfig
 from .models import count_params, create_model, freeze
@@ -358,7 +359,9 @@ def summary_lines(run_dir: str | Path) -> str:
     return '\n'.join(lines)
 
 # %% ../nbs/23_runs.ipynb #cdf66aed5cc84ca1b48e60bad68798a8
-RUN_CALLBACKS = []  # `make(learn, cfg, run) -> callbacks` of rank 0 that later modules add (resnet_nb.inspect: statistics)
+RUN_CALLBACKS = Registry(
+    'run callbacks', provides={'inspect_every': 'resnet_nb.inspect'}
+)  # setting -> make(learn, cfg, run)
 
 
 def run_callbacks(learn: Learner, run: Run, cfg: TrainConfig, di: DistInfo, resumed: bool) -> list:
@@ -387,9 +390,7 @@ def run_callbacks(learn: Learner, run: Run, cfg: TrainConfig, di: DistInfo, resu
         SummaryCB(run.path, info, learn.planned_epochs, cfg.monitor),
         progress_callback(cfg.progress),
     ]
-    if cfg.inspect_every and not RUN_CALLBACKS:
-        raise ValueError('TrainConfig.inspect_every needs `import resnet_nb.inspect` first (it records the statistics)')
-    cbs += [cb for make in RUN_CALLBACKS for cb in make(learn, cfg, run)]
+    cbs += [cb for key in RUN_CALLBACKS if getattr(cfg, key) for cb in RUN_CALLBACKS[key](learn, cfg, run)]
     return [cb for cb in cbs if cb is not None]
 
 # %% ../nbs/23_runs.ipynb #3f9bc0b9dd2c44919cc8dcca39b469f8

@@ -8,13 +8,12 @@ import contextlib, hashlib, itertools, json, multiprocessing as mp, os, re, sys,
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, NamedTuple
-from .core import resolve_path, short_path, read_json, first_value, atomic_save, format_table, lookup
+from .core import resolve_path, short_path, read_json, first_value, atomic_save, format_table, lookup, Registry
 from filelock import FileLock, Timeout
 from .config import check_name, parse_value
 from .recipes import config_changes, make_config, read_yaml_file, split_words
 from .notebooks import notebook_defaults, recipe_params, run_notebook, stderr_to
 from .runs import Run, RunError, find_run, train
-from .inspect import inspection_callbacks  # noqa: F401  (registers what inspect_every records with train)
 
 # %% auto #0
 __all__ = ['EXECUTORS', 'split_values', 'parse_sweep_words', 'point_key', 'expand_grid', 'load_grid', 'load_manifest',
@@ -349,7 +348,7 @@ class Executor(NamedTuple):
     help: str = ''
 
 
-EXECUTORS: dict[str, Executor] = {}
+EXECUTORS = Registry('--executor', provides={'slurm': 'resnet_nb.cluster'})  # imported when first asked for
 
 # %% ../nbs/28_sweep.ipynb #63a02586
 def register_executor(name: str, *, sweep: Callable, train: Callable, help: str = '') -> Executor:

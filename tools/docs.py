@@ -33,10 +33,9 @@ def strip_directives(src: str) -> str:
 
 def notebooks(nbs: Path) -> list:
     "The notebooks in reading order: `NN_*.ipynb` by number, then the others (train, tutorials/, index) by path."
+    # Jupyter's autosaves live in .ipynb_checkpoints/ (a hidden folder): no file-name filter, so 20_checkpoint is a page
     files = [
-        p
-        for p in nbs.rglob('*.ipynb')
-        if not any(part.startswith(('.', '_')) for part in p.relative_to(nbs).parts) and 'checkpoint' not in p.name
+        p for p in nbs.rglob('*.ipynb') if not any(part.startswith(('.', '_')) for part in p.relative_to(nbs).parts)
     ]
     numbered = sorted(p for p in files if p.parent == nbs and re.match(r'\d+_', p.name))
     return numbered + sorted(set(files) - set(numbered), key=lambda p: (p.name == 'index.ipynb', str(p)))
@@ -244,22 +243,51 @@ def prepare(src: Path) -> list:
     return list(pages.values())
 
 
-_re_external = re.compile(
-    r'<(?:script|img|iframe|source)\b[^>]*\bsrc=["\'](?:https?:)?//[^"\']*'
-    r'|<link\b[^>]*\bhref=["\'](?:https?:)?//[^"\']*'
-    r'|@import\s+(?:url\()?["\']?(?:https?:)?//[^"\')]*'
-    r'|url\(["\']?(?:https?:)?//[^"\')]*',
-    re.IGNORECASE,
-)
+_re_remote = re.compile(r'^\s*(?:[a-z][a-z0-9+.-]*:)?//', re.IGNORECASE)  # http://, https://, //host: another host
+_re_css_url = re.compile(r'@import\s+(?:url\(\s*)?["\']?([^"\')\s;]+)|url\(\s*["\']?([^"\')\s]+)', re.IGNORECASE)
+_LOADS = {'link': 'href', 'script': 'src', 'img': 'src', 'iframe': 'src', 'source': 'src', 'embed': 'src'}
+_NOT_LOADED = {'canonical', 'alternate', 'next', 'prev', 'search', 'index', 'author', 'license', 'help', 'bookmark'}
+
+
+def css_urls(css: str) -> list:
+    "The addresses a style sheet loads: its `@import`s and `url()`s."
+    return [a or b for a, b in _re_css_url.findall(css)]
+
+
+def page_loads(html: str) -> list:
+    "The addresses an HTML page loads: `link` (not a navigation `rel`), `script`, `img`, `iframe` sources and its CSS."
+    from html.parser import HTMLParser
+
+    found = []
+
+    class Loads(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            rel = set((a.get('rel') or '').lower().split())
+            if tag in _LOADS and a.get(_LOADS[tag]) and not (tag == 'link' and rel and rel <= _NOT_LOADED):
+                found.append(a[_LOADS[tag]])
+            found.extend(css_urls(a.get('style') or ''))
+            self.in_style = tag == 'style'
+
+        def handle_data(self, data):
+            if getattr(self, 'in_style', False):
+                found.extend(css_urls(data))
+
+        def handle_endtag(self, tag):
+            self.in_style = False
+
+    Loads(convert_charrefs=True).feed(html)
+    return found
 
 
 def external_resources(html_dir: Path) -> list:
-    "Every script, stylesheet, font, image or frame a page of the site would fetch from another host: (file, url)."
+    "Every script, stylesheet, font, image or frame the site would fetch from another host: (file, url). Text shown on a page (a code cell) is not loaded."
     found = []
     for f in sorted(html_dir.rglob('*')):
-        if f.suffix in ('.html', '.css', '.js') and f.is_file():
-            for m in _re_external.finditer(f.read_text(errors='replace')):
-                found.append((str(f.relative_to(html_dir)), m.group(0)[:120]))
+        if f.suffix in ('.html', '.css') and f.is_file():
+            text = f.read_text(errors='replace')
+            urls = page_loads(text) if f.suffix == '.html' else css_urls(text)
+            found += [(str(f.relative_to(html_dir)), u[:120]) for u in urls if _re_remote.match(u)]
     return found
 
 
