@@ -427,8 +427,8 @@ class LiveChartCB(Callback):
         self._update_bar(self.t_end)
 
     def cleanup_fit(self, learn):
-        if self.stop is not None:
-            self.stop.close()
+        if self.stop is not None:  # the button gives its place to how the fit ended
+            self.stop.close('stopped by the Stop button' if self.stop.clicked else self.done or 'the fit ended early')
 
     def write_log(self, msg: str):
         "Show the trainer's log messages (resume, early stopping, test accuracy) under the bars."
