@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_logs.ipynb #14419f1b
 from __future__ import annotations
-import contextlib, csv, datetime, io, json, os, platform, re, subprocess, sys, time
+import contextlib, csv, datetime, io, json, os, platform, subprocess, sys, time
 from pathlib import Path
 from typing import Optional
 from tqdm.std import tqdm  # the terminal bar (tqdm.auto would pick a notebook widget in a kernel)
@@ -449,7 +449,9 @@ def flat_hparams(hp: dict) -> dict:
     out = {}
     for k, v in hp.items():
         for key, x in [(f'{k}.{s}', y) for s, y in v.items()] if isinstance(v, dict) else [(k, v)]:
-            out[key] = x if isinstance(x, (bool, int, float)) or (isinstance(x, str) and x) else json.dumps(x, default=str)
+            out[key] = (
+                x if isinstance(x, (bool, int, float)) or (isinstance(x, str) and x) else json.dumps(x, default=str)
+            )
     return out
 
 
