@@ -4,7 +4,7 @@
 
 # %% ../nbs/21_live.ipynb #9b0869b9
 from __future__ import annotations
-import html, io, math, time
+import io, math, time
 from pathlib import Path
 
 import torch
@@ -15,81 +15,14 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from .core import is_num, rank_world
+from .bars import Bar, Progress, fmt_time
 from .callbacks import StopButton
 from .learner import Callback
 from .logs import load_history
 
 # %% auto #0
-__all__ = ['fmt_time', 'eta', 'Bar', 'Progress', 'smooth', 'summary_line', 'robust_limits', 'clip_outliers', 'draw_history',
-           'plot_history', 'Chart', 'render_chart', 'MetricsTable', 'LiveChartCB']
-
-# %% ../nbs/21_live.ipynb #fbf9568a
-def fmt_time(t: float | None) -> str:
-    "Format `t` seconds as `mm:ss`, or `h:mm:ss` from one hour on (`--:--` when unknown)."
-    if t is None or not math.isfinite(t):
-        return '--:--'
-    t = max(0, int(round(t)))
-    h, m, s = t // 3600, t // 60 % 60, t % 60
-    return f'{h}:{m:02d}:{s:02d}' if h else f'{m:02d}:{s:02d}'
-
-# %% ../nbs/21_live.ipynb #737060fb
-def eta(elapsed: float, done: float, total: float) -> float:
-    "Seconds left when `done` of `total` units took `elapsed` seconds (`inf` before the first unit)."
-    if done <= 0:
-        return math.inf
-    return elapsed / done * max(total - done, 0)
-
-# %% ../nbs/21_live.ipynb #9d84bd60
-class Bar:
-    "A progress bar: `done` of `total` units, the last `done - start` of them in `elapsed` seconds."
-
-    def __init__(self, label: str, done: float = 0, total: float = 1, elapsed: float = 0.0, start: float = 0):
-        self.label, self.done, self.total, self.elapsed, self.start = label, done, total, elapsed, start
-
-    @property
-    def frac(self) -> float:
-        return min(max(self.done / self.total, 0.0), 1.0) if self.total else 1.0
-
-    @property
-    def times(self) -> str:
-        "`elapsed<left` while running, the total time once done."
-        if self.done >= self.total:
-            return fmt_time(self.elapsed)
-        left = eta(self.elapsed, self.done - self.start, self.total - self.start)
-        return f'{fmt_time(self.elapsed)}<{fmt_time(left)}'
-
-    def text(self, width: int = 20) -> str:
-        "One line of plain text: label, counts, bar, percent, times."
-        n = int(round(self.frac * width))
-        return f'{self.label} {int(self.done)}/{int(self.total)} [{"#" * n}{"." * (width - n)}] {self.frac:4.0%} {self.times}'
-
-    def html(self) -> str:
-        "The same as an HTML `<progress>` element."
-        return (
-            f"<div style='font-family:monospace'><span style='display:inline-block;min-width:4.5em'>{self.label}</span> "
-            f"<progress value='{self.frac * 1000:.0f}' max='1000' style='width:300px;height:1em;vertical-align:middle'>"
-            f'</progress> {self.frac:.0%} [{int(self.done)}/{int(self.total)} {self.times}]</div>'
-        )
-
-    _repr_html_ = html
-
-    def __repr__(self):
-        return self.text()
-
-# %% ../nbs/21_live.ipynb #f100457a
-class Progress:
-    "Several `Bar`s and some status lines shown as one output (HTML, with a text fallback)."
-
-    def __init__(self, bars: list[Bar], lines: list[str] = ()):
-        self.bars, self.lines = bars, list(lines)
-
-    def _repr_html_(self):
-        return ''.join(b.html() for b in self.bars) + ''.join(
-            f"<div style='font-family:monospace'>{html.escape(l)}</div>" for l in self.lines
-        )
-
-    def __repr__(self):
-        return '\n'.join([b.text() for b in self.bars] + self.lines)
+__all__ = ['smooth', 'summary_line', 'robust_limits', 'clip_outliers', 'draw_history', 'plot_history', 'Chart', 'render_chart',
+           'MetricsTable', 'LiveChartCB']
 
 # %% ../nbs/21_live.ipynb #eb8147f4
 def smooth(xs: list[float], beta: float = 0.9) -> list[float]:
