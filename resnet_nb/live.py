@@ -18,7 +18,7 @@ from .core import is_num, rank_world
 from .bars import Bar, Progress, fmt_time
 from .callbacks import StopButton
 from .learner import Callback
-from .logs import load_history
+from .logs import CSVLoggerCB, load_history
 
 # %% auto #0
 __all__ = ['smooth', 'summary_line', 'robust_limits', 'clip_outliers', 'draw_history', 'plot_history', 'Chart', 'render_chart',
@@ -312,8 +312,9 @@ class LiveChartCB(Callback):
         self.start_epoch = self.epochs_done = getattr(learn, 'start_epoch', 0)
         self.phase, self.i, self.n_iter, self.n_train, self.done = None, 0, 1, 1, ''
         self.buf, self.n_read, self.n_written, self.bx, self.by = None, 0, 0, [], []
-        self.draw_cost, self.n_draws, self.t_end = 0.0, 0, None
+        self.draw_cost, self.n_draws, self.t_end, self.n_saved = 0.0, 0, None, 0
         self.stop = StopButton.show(self.display, self.stop_button, clock=self.clock)  # None: where widgets are drawn
+        self._load_losses(learn)
         self.handles = {
             'bar': self.display(self._progress(self.t0), display_id=True),
             'chart': self.display(self._render(), display_id=True),
@@ -346,6 +347,7 @@ class LiveChartCB(Callback):
             return
         self.phase, self.epochs_done = None, learn.epoch + 1
         self._update_chart()
+        self._save_losses()
         if self.table:
             self._show('table', MetricsTable(learn.history))
         self._update_bar(self.clock())
@@ -375,6 +377,29 @@ class LiveChartCB(Callback):
         return max(self.chart_every, self.draw_cost / self.max_overhead)
 
     # -- internals
+    def _load_losses(self, learn):
+        "The run folder's batch losses up to the epoch the fit starts from (a resume), the file cut there."
+        csv_cb = learn.cb(CSVLoggerCB)
+        self.loss_file = csv_cb.path.parent / 'batch_losses.csv' if csv_cb is not None else None
+        if self.loss_file is None or not self.loss_file.is_file():
+            return
+        rows = [l.split(',') for l in self.loss_file.read_text().splitlines()[1:]]
+        for x, y in rows:
+            if float(x) <= self.start_epoch:
+                self.bx.append(float(x)), self.by.append(float(y))
+        self.n_saved = len(self.bx)
+        self.loss_file.write_text('x,loss\n' + ''.join(f'{x!r},{y!r}\n' for x, y in zip(self.bx, self.by)))
+
+    def _save_losses(self):
+        "Append the batch losses since the last save to the run folder's `batch_losses.csv`."
+        if self.loss_file is None:
+            return
+        new = ''.join(f'{x!r},{y!r}\n' for x, y in zip(self.bx[self.n_saved :], self.by[self.n_saved :]))
+        head = '' if self.loss_file.is_file() else 'x,loss\n'
+        with open(self.loss_file, 'a') as f:
+            f.write(head + new)
+        self.n_saved = len(self.bx)
+
     def _start_phase(self, learn, phase):
         if not self.active:
             return
