@@ -259,7 +259,7 @@ class RunsExplorer(W.VBox):
         self.diff, self.table, self.ax, self.visible = W.HTML(), W.HTML(), self.fig.add_subplot(), self.filtered()
         self.select.options = [r['name'] for r in self.visible]
         self.select.value = tuple(r['run'] for r in sort_rows(run_rows(self.visible, []), 'best_val_acc')[:picked])
-        self.busy = Busy([self.text, self.status, self.sweep, self.select, self.metric, self.log_scale], self.image)
+        self.busy = Busy([], self.image)  # quick to draw: clicks queue (picking several runs is never refused)
         self.refilter()
         for w, f in ((self.text, self.refilter), (self.status, self.refilter), (self.sweep, self.refilter)):
             w.observe(f, 'value')
@@ -439,7 +439,7 @@ class InspectionExplorer(W.VBox):
         self.step = W.SelectionSlider(options=list(steps), value=steps[-1], description='step', continuous_update=False)
         self.fig = new_figure((3.8 * (2 * (self.acts is not None) + (self.grads is not None)), 3.6))
         self.image, self.table = W.Image(format='png'), W.HTML()
-        self.busy = Busy([self.layer, self.step], self.image)
+        self.busy = Busy([], self.image)  # quick to draw: changes queue
         self.redraw()
         self.layer.observe(self.redraw, 'value'), self.step.observe(self.redraw, 'value')
         super().__init__([W.HBox([self.layer, self.step]), self.busy.line, self.image, self.table])
