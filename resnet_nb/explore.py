@@ -55,8 +55,9 @@ def shown_width(png: bytes) -> int:
 
 
 def show_png(image: W.Image, png: bytes) -> None:
-    "Put the PNG in the image widget at the size it was drawn for."
+    "Put the PNG in the image widget at the size it was drawn for (never shrunk by a narrow window: it scrolls)."
     image.value, image.layout.width = png, f'{shown_width(png)}px'
+    image.layout.min_width = image.layout.width
 
 
 def new_figure(figsize: tuple):
@@ -266,8 +267,8 @@ class RunsExplorer(W.VBox):
         for w, f in ((self.select, self.redraw), (self.metric, self.redraw), (self.log_scale, self.redraw)):
             w.observe(f, 'value')
         self.sort.observe(self.redraw_table, 'value'), self.descending.observe(self.redraw_table, 'value')
-        curves = W.VBox([W.HBox([self.metric, self.log_scale]), self.busy.line, self.empty, self.image])
-        top = [W.HBox([self.text, self.status, self.sweep]), W.HBox([self.select, curves]), self.diff]
+        curves = [W.HBox([self.metric, self.log_scale]), self.busy.line, self.empty, self.image]  # the chart full width
+        top = [W.HBox([self.text, self.status, self.sweep]), self.select, *curves, self.diff]
         sort, notes = W.HBox([self.sort, self.descending]), W.HTML(_note(self.notes))
         super().__init__([*top, sort, self.table, self.figures, notes])
 
