@@ -4,7 +4,7 @@
 
 # %% ../nbs/17_callbacks.ipynb #0d98c95c
 from __future__ import annotations
-import contextlib, math, signal, threading, time
+import contextlib, html, math, signal, threading, time
 import torch, torch.nn as nn
 import torch.distributed as dist
 from .core import check_choice, dist_on, short_path, unwrap, widget_frontend
@@ -413,6 +413,7 @@ class StopButton:
         self.widget.on_click(self.click)
         self.every, self.clock, self.t, self.n_polls, self.clicked = every, clock, clock(), 0, False
         self.events, self._closers = events, []  # events(n): handle up to n pending UI messages (see `connect`)
+        self.handle = None  # where `show` put it
 
     @classmethod
     def show(cls, display, want: bool | None = None, **kwargs) -> StopButton | None:
@@ -420,7 +421,7 @@ class StopButton:
         if not (widget_frontend() if want is None else want):
             return None
         b = cls(**kwargs)
-        display(b.widget, display_id=True)
+        b.handle = display(b.widget, display_id=True)
         return b
 
     def click(self, _=None):
@@ -439,12 +440,17 @@ class StopButton:
         if self.clicked:
             raise RunInterrupted(signal.SIGTERM, self.reason)
 
-    def close(self):
-        "The fit ended: later clicks do nothing."
+    def close(self, status: str = ''):
+        "The fit ended: later clicks do nothing; where `show` put the button, one line of `status` takes its place."
         self.widget.disabled = True
         self.widget.description = 'Stopped' if self.clicked else 'Stop'
         while self._closers:
             self._closers.pop()()
+        if status and self.handle is not None:
+            from IPython.display import HTML
+
+            self.handle.update(HTML(f'<div style="color:#555">{html.escape(status)}</div>'))
+            self.widget.close()
 
     def connect(self):
         "The `events` function: jupyter-ui-poll's; where the kernel has subshells instead of the `do_one_iteration` it needs (ipykernel 7), the clicks go to a subshell thread, and nothing needs polling."

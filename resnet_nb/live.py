@@ -4,7 +4,7 @@
 
 # %% ../nbs/21_live.ipynb #9b0869b9
 from __future__ import annotations
-import html, io, math, time
+import io, math, time
 from pathlib import Path
 
 import torch
@@ -15,81 +15,14 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from .core import is_num, rank_world
+from .bars import Bar, Progress, fmt_time
 from .callbacks import StopButton
 from .learner import Callback
-from .logs import load_history
+from .logs import CSVLoggerCB, load_history
 
 # %% auto #0
-__all__ = ['fmt_time', 'eta', 'Bar', 'Progress', 'smooth', 'summary_line', 'robust_limits', 'clip_outliers', 'draw_history',
-           'plot_history', 'Chart', 'render_chart', 'MetricsTable', 'LiveChartCB']
-
-# %% ../nbs/21_live.ipynb #fbf9568a
-def fmt_time(t: float | None) -> str:
-    "Format `t` seconds as `mm:ss`, or `h:mm:ss` from one hour on (`--:--` when unknown)."
-    if t is None or not math.isfinite(t):
-        return '--:--'
-    t = max(0, int(round(t)))
-    h, m, s = t // 3600, t // 60 % 60, t % 60
-    return f'{h}:{m:02d}:{s:02d}' if h else f'{m:02d}:{s:02d}'
-
-# %% ../nbs/21_live.ipynb #737060fb
-def eta(elapsed: float, done: float, total: float) -> float:
-    "Seconds left when `done` of `total` units took `elapsed` seconds (`inf` before the first unit)."
-    if done <= 0:
-        return math.inf
-    return elapsed / done * max(total - done, 0)
-
-# %% ../nbs/21_live.ipynb #9d84bd60
-class Bar:
-    "A progress bar: `done` of `total` units, the last `done - start` of them in `elapsed` seconds."
-
-    def __init__(self, label: str, done: float = 0, total: float = 1, elapsed: float = 0.0, start: float = 0):
-        self.label, self.done, self.total, self.elapsed, self.start = label, done, total, elapsed, start
-
-    @property
-    def frac(self) -> float:
-        return min(max(self.done / self.total, 0.0), 1.0) if self.total else 1.0
-
-    @property
-    def times(self) -> str:
-        "`elapsed<left` while running, the total time once done."
-        if self.done >= self.total:
-            return fmt_time(self.elapsed)
-        left = eta(self.elapsed, self.done - self.start, self.total - self.start)
-        return f'{fmt_time(self.elapsed)}<{fmt_time(left)}'
-
-    def text(self, width: int = 20) -> str:
-        "One line of plain text: label, counts, bar, percent, times."
-        n = int(round(self.frac * width))
-        return f'{self.label} {int(self.done)}/{int(self.total)} [{"#" * n}{"." * (width - n)}] {self.frac:4.0%} {self.times}'
-
-    def html(self) -> str:
-        "The same as an HTML `<progress>` element."
-        return (
-            f"<div style='font-family:monospace'><span style='display:inline-block;min-width:4.5em'>{self.label}</span> "
-            f"<progress value='{self.frac * 1000:.0f}' max='1000' style='width:300px;height:1em;vertical-align:middle'>"
-            f'</progress> {self.frac:.0%} [{int(self.done)}/{int(self.total)} {self.times}]</div>'
-        )
-
-    _repr_html_ = html
-
-    def __repr__(self):
-        return self.text()
-
-# %% ../nbs/21_live.ipynb #f100457a
-class Progress:
-    "Several `Bar`s and some status lines shown as one output (HTML, with a text fallback)."
-
-    def __init__(self, bars: list[Bar], lines: list[str] = ()):
-        self.bars, self.lines = bars, list(lines)
-
-    def _repr_html_(self):
-        return ''.join(b.html() for b in self.bars) + ''.join(
-            f"<div style='font-family:monospace'>{html.escape(l)}</div>" for l in self.lines
-        )
-
-    def __repr__(self):
-        return '\n'.join([b.text() for b in self.bars] + self.lines)
+__all__ = ['smooth', 'summary_line', 'robust_limits', 'clip_outliers', 'draw_history', 'plot_history', 'Chart', 'render_chart',
+           'MetricsTable', 'LiveChartCB']
 
 # %% ../nbs/21_live.ipynb #eb8147f4
 def smooth(xs: list[float], beta: float = 0.9) -> list[float]:
@@ -379,8 +312,9 @@ class LiveChartCB(Callback):
         self.start_epoch = self.epochs_done = getattr(learn, 'start_epoch', 0)
         self.phase, self.i, self.n_iter, self.n_train, self.done = None, 0, 1, 1, ''
         self.buf, self.n_read, self.n_written, self.bx, self.by = None, 0, 0, [], []
-        self.draw_cost, self.n_draws, self.t_end = 0.0, 0, None
+        self.draw_cost, self.n_draws, self.t_end, self.n_saved = 0.0, 0, None, 0
         self.stop = StopButton.show(self.display, self.stop_button, clock=self.clock)  # None: where widgets are drawn
+        self._load_losses(learn)
         self.handles = {
             'bar': self.display(self._progress(self.t0), display_id=True),
             'chart': self.display(self._render(), display_id=True),
@@ -413,6 +347,7 @@ class LiveChartCB(Callback):
             return
         self.phase, self.epochs_done = None, learn.epoch + 1
         self._update_chart()
+        self._save_losses()
         if self.table:
             self._show('table', MetricsTable(learn.history))
         self._update_bar(self.clock())
@@ -427,8 +362,8 @@ class LiveChartCB(Callback):
         self._update_bar(self.t_end)
 
     def cleanup_fit(self, learn):
-        if self.stop is not None:
-            self.stop.close()
+        if self.stop is not None:  # the button gives its place to how the fit ended
+            self.stop.close('stopped by the Stop button' if self.stop.clicked else self.done or 'the fit ended early')
 
     def write_log(self, msg: str):
         "Show the trainer's log messages (resume, early stopping, test accuracy) under the bars."
@@ -442,6 +377,29 @@ class LiveChartCB(Callback):
         return max(self.chart_every, self.draw_cost / self.max_overhead)
 
     # -- internals
+    def _load_losses(self, learn):
+        "The run folder's batch losses up to the epoch the fit starts from (a resume), the file cut there."
+        csv_cb = learn.cb(CSVLoggerCB)
+        self.loss_file = csv_cb.path.parent / 'batch_losses.csv' if csv_cb is not None else None
+        if self.loss_file is None or not self.loss_file.is_file():
+            return
+        rows = [l.split(',') for l in self.loss_file.read_text().splitlines()[1:]]
+        for x, y in rows:
+            if float(x) <= self.start_epoch:
+                self.bx.append(float(x)), self.by.append(float(y))
+        self.n_saved = len(self.bx)
+        self.loss_file.write_text('x,loss\n' + ''.join(f'{x!r},{y!r}\n' for x, y in zip(self.bx, self.by)))
+
+    def _save_losses(self):
+        "Append the batch losses since the last save to the run folder's `batch_losses.csv`."
+        if self.loss_file is None:
+            return
+        new = ''.join(f'{x!r},{y!r}\n' for x, y in zip(self.bx[self.n_saved :], self.by[self.n_saved :]))
+        head = '' if self.loss_file.is_file() else 'x,loss\n'
+        with open(self.loss_file, 'a') as f:
+            f.write(head + new)
+        self.n_saved = len(self.bx)
+
     def _start_phase(self, learn, phase):
         if not self.active:
             return

@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_logs.ipynb #14419f1b
 from __future__ import annotations
-import contextlib, csv, datetime, io, json, os, platform, re, subprocess, sys, time
+import contextlib, csv, datetime, io, json, os, platform, subprocess, sys, time
 from pathlib import Path
 from typing import Optional
 from tqdm.std import tqdm  # the terminal bar (tqdm.auto would pick a notebook widget in a kernel)
@@ -18,7 +18,7 @@ from .callbacks import METRIC_KEYS
 # %% auto #0
 __all__ = ['CSV_COLUMNS', 'TB_FINAL', 'HPARAM_BASICS', 'check_inside', 'format_row', 'FileLogCB', 'CSVLoggerCB', 'tb_tag',
            'hparams_pb', 'TensorBoardCB', 'TerminalProgressCB', 'environment_info', 'model_summary', 'load_history',
-           'best_of', 'SummaryCB', 'sweep_axes', 'hparams_of', 'HParamsCB']
+           'best_of', 'SummaryCB', 'flat_hparams', 'sweep_axes', 'hparams_of', 'HParamsCB']
 
 # %% ../nbs/18_logs.ipynb #0abae017
 def check_inside(path: str | Path, folder: str | Path | None = None) -> Path:
@@ -444,33 +444,44 @@ class SummaryCB(Callback):
 HPARAM_BASICS = ['model', 'dataset', 'lr', 'epochs']
 
 
+def flat_hparams(hp: dict) -> dict:
+    "`hp` with each key inside a dict value a column of its own (`model_kwargs.width_mult`); values TensorBoard shows (a number, a bool, a non-empty text)."
+    out = {}
+    for k, v in hp.items():
+        for key, x in [(f'{k}.{s}', y) for s, y in v.items()] if isinstance(v, dict) else [(k, v)]:
+            out[key] = (
+                x if isinstance(x, (bool, int, float)) or (isinstance(x, str) and x) else json.dumps(x, default=str)
+            )
+    return out
+
+
 def sweep_axes(runs_dir: str | Path) -> list[str] | None:
-    "The keys that vary across the points of the sweep whose folder is `runs_dir` (read from its `sweep.json`); None outside a sweep."
+    "The keys (inside `model_kwargs` and the like too) that vary across the points of the sweep whose folder is `runs_dir` (its `sweep.json`); None outside a sweep."
     points = [r.get('params') or {} for r in (read_json(Path(runs_dir) / 'sweep.json').get('points') or {}).values()]
     if not points:
         return None
+    points = [flat_hparams(p) for p in points]
     keys = dict.fromkeys(k for p in points for k in p)
     return [k for k in keys if len({json.dumps(p.get(k), sort_keys=True, default=str) for p in points}) > 1]
 
 
-def hparams_of(cfg) -> tuple[dict, str | None]:
-    "What a run shows in the HParams tab, and its trial name: model, dataset, lr, epochs and the keys its sweep varies (`lr=0.1_seed=2`, the point's name), or outside a sweep the keys set away from their defaults (trial: the run folder's name)."
-    hp, axes = cfg.hparams(), sweep_axes(resolve_path(cfg.runs_dir))
-    fields = type(cfg).model_fields
-    extra = axes if axes is not None else [k for k in hp if hp[k] != fields[k].get_default(call_default_factory=True)]
-    keys = list(dict.fromkeys(HPARAM_BASICS + [k for k in extra if k in hp]))
-    plain = '_'.join(f'{k}={hp[k]}' for k in axes or [] if isinstance(hp.get(k), (str, int, float, bool)))
-    trial = re.sub(r'[^A-Za-z0-9.=_+-]+', '-', plain)[:80]  # as the sweep names its points
-    return {k: hp[k] for k in keys}, trial or None
+def hparams_of(cfg) -> dict:
+    "What a run shows in the HParams tab: model, dataset, lr, epochs and the keys its sweep varies, or outside a sweep the keys set away from their defaults (`flat_hparams`; unset: `(default)`)."
+    top, axes = cfg.hparams(), sweep_axes(resolve_path(cfg.runs_dir))
+    hp, fields = flat_hparams(top), type(cfg).model_fields
+    defaults = flat_hparams({k: fields[k].get_default(call_default_factory=True) for k in top})
+    extra = axes if axes is not None else [k for k in hp if hp[k] != defaults.get(k)]
+    keys = dict.fromkeys(HPARAM_BASICS + [k for k in extra if k.split('.')[0] in top])
+    return {k: hp.get(k, '(default)') for k in keys}
 
 
 class HParamsCB(Callback):
-    "At the end of a fit, the hyperparameters (a config's `hparams_of`, or a dict) and the final metrics (last epoch, best val_acc, test) go to TensorBoard's HParams tab."
+    "At the end of a fit, the hyperparameters (a config's `hparams_of`, or a dict) and the final metrics (last epoch, best val_acc, test) go to TensorBoard's HParams tab, the trial named `trial` (None: the run folder's name)."
 
     order = 35
 
     def __init__(self, hparams, trial: str | None = None):
-        self.hparams, self.trial = hparams_of(hparams) if hasattr(hparams, 'hparams') else (hparams, trial)
+        self.hparams, self.trial = hparams_of(hparams) if hasattr(hparams, 'hparams') else hparams, trial
 
     def after_fit(self, learn):
         tb = learn.cb(TensorBoardCB)
