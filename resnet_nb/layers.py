@@ -22,8 +22,8 @@ from .inspect import Hooks, default_layers, find_modules
 from .runs import Run
 
 # %% auto #0
-__all__ = ['VIEWS', 'LayerInputs', 'eval_mode', 'check_pool', 'pool_arg', 'view_label', 'collect_activations', 'layer_similarity',
-           'layer_cka', 'plot_cka', 'pc_fractions', 'cka_runs', 'cka_command']
+__all__ = ['VIEWS', 'CCA_MEASURES', 'LayerInputs', 'eval_mode', 'check_pool', 'pool_arg', 'view_label', 'collect_activations',
+           'layer_similarity', 'layer_cka', 'plot_cka', 'pc_fractions', 'cka_runs', 'cka_command']
 
 # %% ../nbs/26_layers.ipynb #8a58a9a5
 def _check_int(what: str, v, low: int, extra: str = '') -> None:
@@ -252,6 +252,9 @@ def collect_activations(
     return out
 
 # %% ../nbs/26_layers.ipynb #86ed20b2
+CCA_MEASURES = ('cca', 'svcca', 'pwcca')  # measures that need fewer features than inputs
+
+
 def layer_similarity(
     model_a: nn.Module,
     model_b: Optional[nn.Module] = None,
@@ -284,6 +287,10 @@ def layer_similarity(
         with eval_mode(ma, mb):
             return _minibatch_cka(ma, mb, la, lb, inputs, pool)
     acts = [collect_activations(m, inputs, ls, pool=pool) for m, ls in ((ma, la), (mb, lb))[: 1 if same else 2]]
+    wide = [(n, a.shape[1]) for d in acts for n, a in d.items() if a.shape[1] >= inputs.n]
+    if measure in CCA_MEASURES and wide:  # every direction would correlate perfectly: no answer, so none given
+        raise ValueError(f"measure={measure!r} on {view_label(pool)} is not allowed: layer {wide[0][0]} has {wide[0][1]:,} "
+                         f"features for {inputs.n:,} inputs (CCA needs fewer); allowed: pool='avg' or 'max', or more inputs")  # fmt: skip
     xs, ys = ([project_out_pcs(a, remove_pcs) if remove_pcs else a for a in d.values()] for d in (acts[0], acts[-1]))
     if measure == 'linear_cka':
         kwargs.setdefault('debiased', True)  # the estimator of the minibatch path, over one batch of every input

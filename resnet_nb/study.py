@@ -96,11 +96,12 @@ def _scores(m: Tensor, pc1: list, threshold: float) -> dict:
 
 
 def _trained(run: Run, checkpoint) -> dict:
-    "The training accuracy and loss of `run` at the epoch `checkpoint` names, or at its final epoch ('last', 'best')."
-    hist = run.history
+    "The training accuracy and loss of `run` at the epoch `checkpoint` names, or at its final epoch ('last', 'best'); about how many training images an epoch saw."
+    hist, s, bs = run.history, run.summary, run.raw_config.get('batch_size')
     rows = [h for h in hist if h.get('epoch') == checkpoint] if isinstance(checkpoint, int) else hist[-1:]
-    row = rows[-1] if rows else {}
-    return dict(train_acc=row.get('train_acc'), train_loss=row.get('train_loss'), epochs=len(hist))
+    row, steps, done = (rows[-1] if rows else {}), s.get('steps'), s.get('epochs_completed')
+    images = round(steps / done * bs) if steps and done and bs else None  # steps per epoch x batch size
+    return dict(train_acc=row.get('train_acc'), train_loss=row.get('train_loss'), epochs=len(hist), train_images=images)
 
 
 def analyze_run(run: Run | str | Path, inputs: LayerInputs, measure: str = 'linear_cka', checkpoint: str | int = 'last',
@@ -134,7 +135,7 @@ def study_table(results: list[dict], min_train_acc: float = 0.0) -> list[dict]:
     for rs in rows.values():
         row = dict(size=member_label(rs[0]), params=rs[0]['params'], seeds=len(rs), line=rs[0]['line'])
         row.update({k: rs[0].get(k) for k in ('depth', 'width', 'train_subset', 'skips', 'variant')})
-        for k in ('test_acc', 'train_acc'):
+        for k in ('test_acc', 'train_acc', 'train_images'):
             accs = [r[k] for r in rs if is_num(r.get(k))]
             row[k] = sum(accs) / len(accs) if accs else None
         for s in SCORES:
@@ -156,11 +157,14 @@ def not_trained(results: list[dict], min_train_acc: float) -> list[dict]:
 AXES = ('depth', 'width', 'train_subset')  # the family's size axes; fewer training images: larger for its data
 
 
-def _axis_order(axis: str, v) -> float:
-    "Where a value lies along `axis`, smallest model-for-its-data first (the training set: all of it first, then fewer)."
+def _axis_order(axis: str, r: dict) -> float:
+    "Where row `r` lies along `axis`, smallest model-for-its-data first (the training set: the most images first, by the images an epoch saw where known; else all (None or 1.0), then by count)."
+    v = r.get(axis)
     if axis != 'train_subset':
         return float(v if v is not None else 0)
-    return -math.inf if v is None else -float(v)
+    if is_num(r.get('train_images')):
+        return -float(r['train_images'])
+    return -math.inf if v is None or v == 1.0 else -float(v)
 
 
 def _along(rows: list[dict], axis: str) -> dict:
@@ -173,7 +177,7 @@ def _along(rows: list[dict], axis: str) -> dict:
         groups = {}
         for r in rows:
             groups.setdefault(coords(r, ('line',)), []).append(r)
-    return {k: sorted(g, key=lambda r: _axis_order(axis, r.get(axis))) for k, g in groups.items()}
+    return {k: sorted(g, key=lambda r: _axis_order(axis, r)) for k, g in groups.items()}
 
 
 def find_switch(rows: list[dict], score: str = 'far_mean', axis: Optional[str] = None) -> list[dict]:
