@@ -384,11 +384,12 @@ def family(runs_or_sweep) -> list[tuple[Run, int]]:
 class SimilarityExplorer(W.VBox):
     "Layer similarity along a family of runs: size slider, measure, checkpoint; the matrix, against the largest, block score."
 
-    def __init__(self, runs_or_sweep, split='test', n_inputs=256, batch_size=256, seed=0, device='cpu'):
-        from resnet_nb.layers import LayerInputs
+    def __init__(self, runs_or_sweep, split='test', n_inputs=256, batch_size=256, seed=0, device='cpu', pool=None):
+        from resnet_nb.layers import LayerInputs, check_pool
         from resnet_nb.similarity import SIMILARITIES
 
         self.runs, self.device, self.cache, self.models, self.n_computed = family(runs_or_sweep), device, {}, {}, 0
+        self.pool = check_pool(pool)  # the view of the activations, one for every matrix (None: flattened)
         first = self.runs[0][0]
         dl, name = first.dataloaders(split, device), f'{first.config.dataset} {split}'
         self.inputs = LayerInputs(dl, n_inputs, batch_size, seed, device, name=name)
@@ -415,14 +416,14 @@ class SimilarityExplorer(W.VBox):
 
         if (key := (i, j, measure, checkpoint)) not in self.cache:
             other = None if i == j else self.model(j, checkpoint)
-            self.cache[key] = layer_similarity(self.model(i, checkpoint), other, self.inputs, measure)
+            self.cache[key] = layer_similarity(self.model(i, checkpoint), other, self.inputs, measure, pool=self.pool)
             self.n_computed += 1
         return self.cache[key]
 
     def redraw(self, change=None) -> None:
         "The chosen run's matrix, its matrix against the largest run, and its block-structure score."
         from resnet_nb.inspect import default_layers
-        from resnet_nb.layers import plot_cka
+        from resnet_nb.layers import plot_cka, view_label
         from resnet_nb.similarity import block_structure
 
         i, big, m, ck = self.size.value, len(self.runs) - 1, self.measure.value, self.checkpoint.value
@@ -446,7 +447,7 @@ class SimilarityExplorer(W.VBox):
             )
         except ValueError as e:  # a measure that cannot compare these layers says why, in place of the picture
             self.score.value = f'<span style="color:#a00">{html.escape(str(e))}</span>'
-        fig.suptitle(f'{m}: {self.inputs.label}', fontsize=9)
+        fig.suptitle(f'{m}, {view_label(self.pool)}: {self.inputs.label}', fontsize=9)
         self.image.value = fig_png(fig)
 
     def static(self) -> StaticView:
@@ -454,7 +455,7 @@ class SimilarityExplorer(W.VBox):
 
 # %% ../nbs/32_explore.ipynb #859d149f
 def explore_similarity(runs_or_sweep, static: Optional[bool] = None, **kwargs):
-    "Layer similarity along a family of runs by size, measure and checkpoint; `kwargs`: the inputs (`split`, `n_inputs`, `batch_size`, `seed`, `device`)."
+    "Layer similarity along a family of runs by size, measure and checkpoint; `kwargs`: the inputs (`split`, `n_inputs`, `batch_size`, `seed`, `device`) and the view `pool` (None: flattened)."
     static = _static(static)
     ex = SimilarityExplorer(runs_or_sweep, **kwargs)
     return ex.static() if static else ex
