@@ -194,7 +194,7 @@ def add_cka_parser(sub) -> argparse.ArgumentParser:
     k.add_argument(
         '--measure',
         default='linear_cka',
-        help='linear_cka (unbiased HSIC summed over batches) or a measure on pooled activations: rbf_cka, svcca, '
+        help='linear_cka (unbiased HSIC summed over batches) or a measure on collected activations: rbf_cka, svcca, '
         'pwcca, procrustes, mse (default: linear_cka)',
     )
     k.add_argument(
