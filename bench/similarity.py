@@ -10,8 +10,11 @@ SVCCA over collected activations, on a ResNet-56 (29 layers) over 10,000 random 
      inputs only; the new path runs on the same inputs for a paired ratio, then on all `--n` for time and memory.
    - today's `layer_cka` before the input guards (its hooks and `MinibatchCKA` loop, copied here): the same algorithm
      on unshuffled batches, to show the guards cost nothing.
-2. SVCCA (`keep=0.99`) of every pair of the 29 layers over `--n` inputs with the default pooling (spatial average):
-   peak memory, goal under 4 GB; and what `pool=None` (flattened) would hold.
+2. SVCCA (`keep=0.99`) of every pair of the 29 layers over `--n` inputs on activations averaged over space
+   (`pool='avg'`): peak memory, goal under 4 GB; and what `pool=None` (flattened) would hold.
+3. The study's analysis of one model in each view (flattened, the default, and averaged over space): its linear CKA
+   matrix and the first-PC fraction of every layer on the same activations (`layer_pc1`, a few layers at a time):
+   time per model and peak memory. A study does this twice per run (trained and its untrained twin) per view.
 
 Each step runs in a fresh (spawned) process, so that none inherits the memory another left behind. Time is that
 process's CPU time (robust on a shared machine) and wall-clock; memory is its peak resident set above the level after
@@ -30,6 +33,7 @@ from resnet_nb.inspect import Hooks, default_layers
 from resnet_nb.layers import LayerInputs, layer_similarity
 from resnet_nb.models import create_model
 from resnet_nb.similarity import MinibatchCKA, gram, hsic
+from resnet_nb.study import layer_pc1
 from peak_memory import reset_peak, status_kb  # bench/peak_memory.py
 
 
@@ -54,7 +58,9 @@ def step(kind: str, a) -> tuple:
         'per_pair': lambda: per_pair_cka(model, batches, layers),
         'old_loop': lambda: old_layer_cka(model, batches, layers),
         'full': lambda: layer_similarity(model, None, full),
-        'svcca': lambda: layer_similarity(model, None, full, 'svcca'),
+        'svcca': lambda: layer_similarity(model, None, full, 'svcca', pool='avg'),
+        'view_flat': lambda: (layer_similarity(model, None, full, pool=None), layer_pc1(model, full, None)),
+        'view_avg': lambda: (layer_similarity(model, None, full, pool='avg'), layer_pc1(model, full, 'avg')),
     }[kind]
     base, reset = status_kb('VmRSS'), reset_peak()
     c, t = time.process_time(), time.perf_counter()
@@ -158,6 +164,15 @@ def main(argv=None):
         f'mean off-diagonal {sv[~torch.eye(L, dtype=bool)].nanmean():.3f}'
     )
     print(f'pool=None would keep {a.n * feats * 4 / 2**30:.1f} GB of flattened activations (float32)')
+
+    # 3. the study's analysis of one model in each view: its matrix and its first-PC fractions on the same activations
+    for kind, view in (('view_flat', 'flattened'), ('view_avg', 'averaged over space')):
+        _, c_v, w_v, m_v, peak_v = measure(kind, a)
+        print(
+            f'study analysis per model (matrix and first-PC fractions), activations {view}, over {a.n} inputs: '
+            f'{c_v:.1f} CPU-s ({w_v:.1f} s wall), peak +{m_v:.0f} MB ({peak_v:.0f} MB in all)',
+            flush=True,
+        )
     return peak_sv < 4096 or a.quick
 
 

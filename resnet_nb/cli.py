@@ -182,7 +182,7 @@ def add_runs_parser(sub) -> argparse.ArgumentParser:
 
 # %% ../nbs/35_cli.ipynb #97809325
 def add_cka_parser(sub) -> argparse.ArgumentParser:
-    "`resnet_nb cka RUN [RUN_B] [--out PNG] [--measure linear_cka] [--checkpoint best] [--split test] [--n-inputs N] [--batch-size 256] [--seed 0] [--device cpu]`."
+    "`resnet_nb cka RUN [RUN_B] [--out PNG] [--measure linear_cka] [--pool none] [--checkpoint best] [--split test] [--n-inputs N] [--batch-size 256] [--seed 0] [--device cpu]`."
     k = sub.add_parser('cka', help=COMMANDS['cka'])
     k.add_argument('run', help='the run folder (or its name under runs/)')
     k.add_argument(
@@ -194,13 +194,19 @@ def add_cka_parser(sub) -> argparse.ArgumentParser:
     k.add_argument(
         '--measure',
         default='linear_cka',
-        help='linear_cka (unbiased HSIC summed over batches) or a measure on pooled activations: rbf_cka, svcca, '
+        help='linear_cka (unbiased HSIC summed over batches) or a measure on collected activations: rbf_cka, svcca, '
         'pwcca, procrustes, mse (default: linear_cka)',
     )
     k.add_argument(
         '--checkpoint',
         default='best',
         help='best, last, an epoch a checkpoint holds, or init (the untrained model) (default: best)',
+    )
+    k.add_argument(
+        '--pool',
+        default=None,
+        choices=['none', 'avg', 'max'],
+        help="the view of the activations: none (flattened, the default and the papers'), avg or max over space",
     )
     k.add_argument('--split', default='test', choices=['val', 'test'], help='the split of the first run to compare on')
     k.add_argument(

@@ -5,6 +5,7 @@
 # %% ../nbs/26_layers.ipynb #42b9a9af
 from __future__ import annotations
 import math, re, warnings
+from functools import partial
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Optional
@@ -21,8 +22,8 @@ from .inspect import Hooks, default_layers, find_modules
 from .runs import Run
 
 # %% auto #0
-__all__ = ['LayerInputs', 'eval_mode', 'collect_activations', 'layer_similarity', 'layer_cka', 'plot_cka', 'pc_fractions',
-           'cka_runs', 'cka_command']
+__all__ = ['VIEWS', 'CCA_MEASURES', 'LayerInputs', 'eval_mode', 'check_pool', 'pool_arg', 'view_label', 'collect_activations',
+           'layer_similarity', 'layer_cka', 'plot_cka', 'pc_fractions', 'cka_runs', 'cka_command']
 
 # %% ../nbs/26_layers.ipynb #8a58a9a5
 def _check_int(what: str, v, low: int, extra: str = '') -> None:
@@ -146,7 +147,30 @@ def eval_mode(*models: nn.Module):
             m.training = mode
 
 # %% ../nbs/26_layers.ipynb #1a384e18
-def _gram(name, module, inp, out) -> Tensor:
+VIEWS = {None: 'flattened', 'avg': 'averaged over space', 'max': 'max over space'}
+
+
+def check_pool(pool) -> Optional[str]:
+    "`pool` if it names a view of the activations (None: flattened, the papers'; 'avg' or 'max' over space), else a one-line error."
+    if pool not in VIEWS:
+        raise ValueError(f'pool={short_repr(pool)} is not allowed; allowed: None (flattened), avg or max (over space)')
+    return pool
+
+
+def pool_arg(value: Optional[str]) -> Optional[str]:
+    "A view as a command line or a papermill parameter gives it: 'none' or 'flat' (or None) is flattened; 'avg', 'max'."
+    return None if value in (None, 'none', 'None', 'flat', 'flattened') else check_pool(value)
+
+
+def view_label(pool: Optional[str]) -> str:
+    "What a figure or a record says about the view: 'activations flattened' or 'activations averaged over space'."
+    return f'activations {VIEWS[check_pool(pool)]}'
+
+
+def _pooled_gram(pool: Optional[str], name, module, inp, out) -> Tensor:
+    "A hook: the Gram matrix of a layer's output in the view `pool` (averaged or max over space, or flattened)."
+    if pool is not None and out.ndim > 2:
+        out = out.mean(tuple(range(2, out.ndim))) if pool == 'avg' else out.amax(tuple(range(2, out.ndim)))
     return gram(out)
 
 
@@ -162,10 +186,10 @@ def _named(caught: list, names_a: list, names_b: list, same: bool) -> None:
         warnings.warn(re.sub(r'layer (\d+) of ([AB])', side, str(w.message)), w.category, stacklevel=3)
 
 
-def _minibatch_cka(ma: nn.Module, mb: nn.Module, la: list, lb: list, inputs: LayerInputs) -> Tensor:
-    "`[La, Lb]` linear CKA from the unbiased HSIC summed over the batches: each layer's Gram matrix once per batch."
-    same, acc = mb is ma and la == lb, MinibatchCKA()
-    with Hooks(ma, la, _gram) as ha, Hooks(mb, [] if same else lb, _gram) as hb:
+def _minibatch_cka(ma: nn.Module, mb: nn.Module, la: list, lb: list, inputs: LayerInputs, pool=None) -> Tensor:
+    "`[La, Lb]` linear CKA from the unbiased HSIC summed over the batches: each layer's Gram matrix (in the view `pool`) once per batch."
+    same, acc, fn = mb is ma and la == lb, MinibatchCKA(), partial(_pooled_gram, pool)
+    with Hooks(ma, la, fn) as ha, Hooks(mb, [] if same else lb, fn) as hb:
         for x in inputs:
             ma(x)
             if mb is not ma:
@@ -206,8 +230,7 @@ def collect_activations(
     **data_kwargs,
 ) -> dict[str, Tensor]:
     "`{layer: [n, features]}` float32 on the CPU: each layer's output for the inputs of `data`, in eval mode, averaged over space (`pool`; None: flattened, its size printed first)."
-    if pool is not None:
-        check_choice('pool', pool, ('avg', 'max'), ' or None (flattened)')
+    check_pool(pool)
     m = unwrap(model)
     inputs = _inputs(data, n_inputs, batch_size, seed, _device(m, device), **data_kwargs)
     names, out, at = _layers(m, layers), {}, 0
@@ -229,6 +252,9 @@ def collect_activations(
     return out
 
 # %% ../nbs/26_layers.ipynb #86ed20b2
+CCA_MEASURES = ('cca', 'svcca', 'pwcca')  # measures that need fewer features than inputs
+
+
 def layer_similarity(
     model_a: nn.Module,
     model_b: Optional[nn.Module] = None,
@@ -239,7 +265,7 @@ def layer_similarity(
     n_inputs: Optional[int] = None,
     batch_size: int = 256,
     seed: int = 0,
-    pool: Optional[str] = 'avg',
+    pool: Optional[str] = None,
     remove_pcs: int = 0,
     device=None,
     split: str = 'test',
@@ -247,11 +273,10 @@ def layer_similarity(
     loader: str = 'device',
     **kwargs,
 ) -> Tensor:
-    "`[La, Lb]` similarity `measure` of layers of `model_a` against layers of `model_b` (None: itself) on the same shuffled inputs of `data`."
+    "`[La, Lb]` similarity `measure` of layers of `model_a` against layers of `model_b` (None: itself) on the same shuffled inputs of `data`, in the view `pool` (None: flattened) on every path."
     get_similarity(measure)
     _check_int('remove_pcs', remove_pcs, 0)
-    if pool is not None:
-        check_choice('pool', pool, ('avg', 'max'), ' or None (flattened)')
+    check_pool(pool)
     ma, mb = unwrap(model_a), unwrap(model_b if model_b is not None else model_a)
     device = _device(ma, device)
     inputs = _inputs(data, n_inputs, batch_size, seed, device, split, dataset_kwargs, loader)
@@ -260,8 +285,12 @@ def layer_similarity(
     same = mb is ma and la == lb
     if measure == 'linear_cka' and not remove_pcs and not kwargs:
         with eval_mode(ma, mb):
-            return _minibatch_cka(ma, mb, la, lb, inputs)
+            return _minibatch_cka(ma, mb, la, lb, inputs, pool)
     acts = [collect_activations(m, inputs, ls, pool=pool) for m, ls in ((ma, la), (mb, lb))[: 1 if same else 2]]
+    wide = [(n, a.shape[1]) for d in acts for n, a in d.items() if a.shape[1] >= inputs.n]
+    if measure in CCA_MEASURES and wide:  # every direction would correlate perfectly: no answer, so none given
+        raise ValueError(f"measure={measure!r} on {view_label(pool)} is not allowed: layer {wide[0][0]} has {wide[0][1]:,} "
+                         f"features for {inputs.n:,} inputs (CCA needs fewer); allowed: pool='avg' or 'max', or more inputs")  # fmt: skip
     xs, ys = ([project_out_pcs(a, remove_pcs) if remove_pcs else a for a in d.values()] for d in (acts[0], acts[-1]))
     if measure == 'linear_cka':
         kwargs.setdefault('debiased', True)  # the estimator of the minibatch path, over one batch of every input
@@ -312,11 +341,11 @@ def pc_fractions(
     n_inputs: Optional[int] = None,
     batch_size: int = 256,
     seed: int = 0,
-    pool: Optional[str] = 'avg',
+    pool: Optional[str] = None,
     device=None,
     **data_kwargs,
 ) -> dict[str, float]:
-    "`{layer: fraction of the variance of its activations explained by their first k principal components}` (collected as `collect_activations` does)."
+    "`{layer: fraction of the variance of its activations explained by their first k principal components}`, in the view `pool` (None: flattened, as `layer_similarity`)."
     _check_int('k', k, 1)
     acts = collect_activations(model, data, layers, n_inputs, batch_size, seed, pool, device, **data_kwargs)
     return {n: pc_fraction(a, k) for n, a in acts.items()}
@@ -341,12 +370,14 @@ def cka_runs(
     measure: str = 'linear_cka',
     baseline: bool = True,
     device: str = 'cpu',
+    pool: Optional[str] = None,
     **kwargs,
 ) -> tuple:
-    "Layer self-similarity of each run's model at `checkpoint` (and of its untrained twin under it) on the same shuffled inputs (default: the first run's `split`), by size: (figure, results)."
+    "Layer self-similarity of each run's model at `checkpoint` (and of its untrained twin under it) on the same shuffled inputs (default: the first run's `split`) in the view `pool`, by size: (figure, results)."
     import matplotlib.pyplot as plt
 
     check_choice('split', split, ('val', 'test'))
+    check_pool(pool)
     get_similarity(measure)
     runs = [Run.open(r) for r in runs]
     loaded = [(run, run.load_model(checkpoint, device)) for run in runs]  # a bad checkpoint fails before any work
@@ -356,7 +387,7 @@ def cka_runs(
         data = LayerInputs(data, n_inputs, batch_size, seed, device, split, name=name)
     twins, results = baseline and checkpoint != 'init', []
     for run, model in sorted(loaded, key=lambda t: count_params(t[1])):
-        sim = lambda m: layer_similarity(m, None, data, measure, **kwargs)
+        sim = lambda m: layer_similarity(m, None, data, measure, pool=pool, **kwargs)
         r = dict(run=run.name, params=count_params(model), layers=default_layers(model), matrix=sim(model))
         if twins:
             r['init'] = sim(run.load_model('init', device))
@@ -368,13 +399,13 @@ def cka_runs(
         plot_cka(r['matrix'], r['layers'], ax=axs[0, j], title=head + _ck_label(checkpoint), **scale)
         if twins:
             plot_cka(r['init'], r['layers'], ax=axs[1, j], title=head + 'untrained twin (init)', **scale)
-    fig.suptitle(f'{measure}: {data.label}', fontsize=9)
+    fig.suptitle(f'{measure}, {view_label(pool)}: {data.label}', fontsize=9)
     fig.tight_layout()
     return fig, results
 
 # %% ../nbs/26_layers.ipynb #7f359125
 def cka_command(args) -> Path:
-    "`resnet_nb cka RUN [RUN_B] [--out PNG] [--measure M] [--checkpoint C] [--split S] [--n-inputs N] [--batch-size B] [--seed S]`: save the heatmap as a PNG; print where."
+    "`resnet_nb cka RUN [RUN_B] [--out PNG] [--measure M] [--pool P] [--checkpoint C] [--split S] [--n-inputs N] [--batch-size B] [--seed S]`: save the heatmap as a PNG; print where."
     import matplotlib.pyplot as plt
 
     opt = lambda k, default: default if getattr(args, k, None) is None else getattr(args, k)
@@ -384,7 +415,7 @@ def cka_command(args) -> Path:
         opt('measure', 'linear_cka'),
         opt('checkpoint', 'best'),
     )
-    n, bs, seed = opt('n_inputs', None), opt('batch_size', 256), opt('seed', 0)
+    n, bs, seed, pool = opt('n_inputs', None), opt('batch_size', 256), opt('seed', 0), pool_arg(opt('pool', None))
     check_choice('split', split, ('val', 'test'))
     get_similarity(measure)
     for flag, v, low in (('--n-inputs', n, 4), ('--batch-size', bs, 4), ('--seed', seed, 0)):
@@ -397,16 +428,15 @@ def cka_command(args) -> Path:
     if out.is_dir():
         out = out / default
     if run_b is None:
-        fig = cka_runs([args.run], split, None, n, bs, seed, ck, measure, device=dev)[0]
+        fig = cka_runs([args.run], split, None, n, bs, seed, ck, measure, device=dev, pool=pool)[0]
     else:
         ra, rb = Run.open(args.run), Run.open(run_b)
         ma, mb = ra.load_model(ck, dev), rb.load_model(ck, dev)
         inputs = LayerInputs(ra.dataloaders(split, dev), n, bs, seed, dev, name=f'{ra.config.dataset} {split}')
-        m = layer_similarity(ma, mb, inputs, measure)
+        m = layer_similarity(ma, mb, inputs, measure, pool=pool)
         scale = {} if measure != 'mse' else dict(vmax=None)
-        ax = plot_cka(
-            m, default_layers(ma), default_layers(mb), title=f'{measure}, {_ck_label(ck)}\n{inputs.label}', **scale
-        )
+        head = f'{measure}, {view_label(pool)}, {_ck_label(ck)}'
+        ax = plot_cka(m, default_layers(ma), default_layers(mb), title=f'{head}\n{inputs.label}', **scale)
         ax.set(ylabel=ra.name, xlabel=rb.name)
         fig = ax.figure
     replaced = out.exists()

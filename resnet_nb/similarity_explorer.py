@@ -75,11 +75,15 @@ def stored_similarity(run: Run, key: dict, compute: Callable[[], dict]) -> tuple
 class SimilarityExplorer(W.VBox):
     "Layer similarity along a family of runs: size slider, measure, checkpoint; the matrix, against the largest, block score."
 
-    def __init__(self, runs_or_sweep, split='test', n_inputs=256, batch_size=256, seed=0, device='cpu'):
+    def __init__(self, runs_or_sweep, split='test', n_inputs=256, batch_size=256, seed=0, device='cpu', pool=None):
+        from resnet_nb.layers import check_pool
         from resnet_nb.similarity import SIMILARITIES
 
         self.runs, self.device, self.cache, self.models, self.n_computed = family(runs_or_sweep), device, {}, {}, 0
-        self.split, self.view, self._inputs, self.n_read = split, {}, None, 0  # view: keywords of layer_similarity
+        self.split, self._inputs, self.n_read = split, None, 0
+        self.view = dict(
+            pool=check_pool(pool)
+        )  # keywords of layer_similarity: the view of the activations (None: flattened)
         first = self.runs[0][0]
         self.inputs_key = dict(
             dataset=first.raw_config.get('dataset'), dataset_kwargs=first.raw_config.get('dataset_kwargs')
@@ -176,7 +180,7 @@ class SimilarityExplorer(W.VBox):
 
     def draw(self) -> None:
         "What `redraw` shows, drawn now (the title from the same values as the picture); the view kept."
-        from resnet_nb.layers import plot_cka
+        from resnet_nb.layers import plot_cka, view_label
         from resnet_nb.similarity import block_structure
 
         i, big, m, ck = self.size.value, len(self.runs) - 1, self.measure.value, self.checkpoint.value
@@ -203,7 +207,7 @@ class SimilarityExplorer(W.VBox):
         except ValueError as e:  # a measure that cannot compare these layers says why, in place of the picture
             label = self.inputs.label
             self.score.value = f'<span style="color:#a00">{html.escape(str(e))}</span>'
-        fig.suptitle(f'{m}: {label}')
+        fig.suptitle(f'{m}, {view_label(self.view["pool"])}: {label}')
         show_png(self.image, fig_png(fig))
         try:
             self.state_file.parent.mkdir(exist_ok=True)
@@ -216,7 +220,7 @@ class SimilarityExplorer(W.VBox):
 
 # %% ../nbs/32_similarity_explorer.ipynb #859d149f
 def explore_similarity(runs_or_sweep, static: Optional[bool] = None, **kwargs):
-    "Layer similarity along a family of runs by size, measure and checkpoint; `kwargs`: the inputs (`split`, `n_inputs`, `batch_size`, `seed`, `device`)."
+    "Layer similarity along a family of runs by size, measure and checkpoint; `kwargs`: the inputs (`split`, `n_inputs`, `batch_size`, `seed`, `device`) and the view `pool` (None: flattened)."
     static = static_view(static)
     ex = SimilarityExplorer(runs_or_sweep, **kwargs)
     return ex.static() if static else ex

@@ -4,7 +4,7 @@
 
 # %% ../nbs/31_study.ipynb #102ec6f7
 from __future__ import annotations
-import argparse, json, math, re, sys
+import argparse, contextlib, io, json, math, re, sys
 from pathlib import Path
 from typing import Optional
 from torch import Tensor
@@ -15,15 +15,14 @@ from .similarity import block_structure, degenerate, get_similarity, pc_fraction
 from .models import count_params
 from .inspect import default_layers
 from .runs import Run
-from .layers import LayerInputs, collect_activations, layer_similarity, plot_cka
+from .layers import LayerInputs, collect_activations, layer_similarity, pool_arg, view_label
 from .sweep import load_grid, load_manifest, parse_sweep_words, sweep_command
 from .cluster import SLURM_OPTIONS
 
 # %% auto #0
-__all__ = ['SCORES', 'STUDY_OPTIONS', 'SCORE_NAMES', 'MEASURES', 'family_member', 'member_label', 'toy_grid', 'load_study',
-           'analyze_run', 'study_table', 'find_switch', 'check_study_options', 'analyze_study', 'save_study',
-           'study_title', 'plot_matrices', 'plot_summary', 'plot_cross', 'plot_measures', 'plot_removed_pcs',
-           'study_conclusion', 'study_notebook', 'run_study_notebook', 'add_study_parser', 'study_command']
+__all__ = ['SCORES', 'AXES', 'STUDY_OPTIONS', 'family_member', 'member_label', 'toy_grid', 'load_study', 'layer_pc1',
+           'analyze_run', 'passes_gate', 'study_table', 'not_trained', 'find_switch', 'check_study_options',
+           'analyze_study', 'save_study', 'study_notebook', 'run_study_notebook', 'add_study_parser', 'study_command']
 
 # %% ../nbs/31_study.ipynb #16ffd739
 _NOT_FAMILY = ('seed', 'name', 'runs_dir', 'resume', 'device', 'progress')
@@ -31,22 +30,24 @@ _SIZE_KWARGS = ('depth', 'width_mult', 'depths', 'widths')
 
 
 def family_member(cfg: dict) -> dict:
-    "The coordinates of a run's config (a dict) in its family: model, depth, width, skips, train_subset, seed; and its size `group` and `line` keys."
+    "The coordinates of a run's config (a dict) in its family: model, depth, width, skips, other model options (`variant`), train_subset, seed; and its size `group` and `line` keys."
     kw, digits = dict(cfg.get('model_kwargs') or {}), re.search(r'(\d+)$', cfg['model'])
     key = lambda d: json.dumps(d, sort_keys=True, default=str)
     fam = {k: v for k, v in cfg.items() if k not in _NOT_FAMILY}
     line = {**fam, 'model': None, 'model_kwargs': {k: v for k, v in kw.items() if k not in _SIZE_KWARGS}}
+    variant = {k: v for k, v in kw.items() if k not in (*_SIZE_KWARGS, 'skips')}  # e.g. a switch for no shortcuts
     return dict(
         model=cfg['model'], depth=kw.get('depth', int(digits.group(1)) if digits else None),
-        width=float(kw.get('width_mult', 1.0)), skips=kw.get('skips', 'standard'), train_subset=cfg.get('train_subset'),
-        seed=cfg.get('seed', 0), group=key(fam), line=key(line),
+        width=float(kw.get('width_mult', 1.0)), skips=kw.get('skips', 'standard'), variant=variant,
+        train_subset=cfg.get('train_subset'), seed=cfg.get('seed', 0), group=key(fam), line=key(line),
     )  # fmt: skip
 
 
 def member_label(m: dict, line: bool = True) -> str:
-    "`'ResNet-20 x4'`, with the skips and training-set size when not the defaults (`line=False`: the size alone)."
+    "`'ResNet-20 x4'`, with the skips, other model options and training-set size when not the defaults (`line=False`: the size alone)."
     size = f'ResNet-{m["depth"]} x{m["width"]:g}' if m.get('depth') else f'{m["model"]} x{m["width"]:g}'
     extra = [f'{m["skips"]} skips'] * (line and m.get('skips') != 'standard')
+    extra += [f'{k}={v}' for k, v in (m.get('variant') or {}).items()] if line else []
     if line and m.get('train_subset') not in (None, 1, 1.0):
         extra.append(f'train {m["train_subset"]:g}')
     return ', '.join([size, *extra])
@@ -73,9 +74,18 @@ def load_study(sweep_dir: str | Path) -> tuple[list[Run], list[str]]:
     return runs, missing
 
 # %% ../nbs/31_study.ipynb #e336fecf
-def _pc1(model, inputs: LayerInputs) -> list[float]:
-    "The first-PC fraction of every default layer of `model` on `inputs` (NaN for a layer that is constant)."
-    return [float('nan') if degenerate(a) else pc_fraction(a) for a in collect_activations(model, inputs).values()]
+def layer_pc1(model, inputs: LayerInputs, pool: Optional[str] = None, budget: int = 2**27) -> list[float]:
+    "The first-PC fraction of every default layer of `model` on `inputs` in the view `pool` (NaN for a constant layer), a few layers at a time (`budget` floats)."
+    names, out, chunk = default_layers(model), [], []
+    with contextlib.redirect_stdout(io.StringIO()):  # collect_activations says what a flattened view takes
+        feats = {n: a.shape[1] for n, a in collect_activations(model, LayerInputs(next(iter(inputs))[:4]), names, pool=pool).items()}  # fmt: skip
+        for i, n in enumerate(names):
+            chunk.append(n)
+            if i == len(names) - 1 or inputs.n * sum(feats[c] for c in chunk + [names[i + 1]]) > budget:
+                acts = collect_activations(model, inputs, chunk, pool=pool)
+                out += [float('nan') if degenerate(a) else pc_fraction(a) for a in acts.values()]
+                chunk = []
+    return out
 
 
 def _scores(m: Tensor, pc1: list, threshold: float) -> dict:
@@ -85,32 +95,49 @@ def _scores(m: Tensor, pc1: list, threshold: float) -> dict:
     return dict(matrix=m, **b, block=b['fraction'], pc1=pc1, pc1_max=max(pcs) if pcs else float('nan'))
 
 
+def _trained(run: Run, checkpoint) -> dict:
+    "The training accuracy and loss of `run` at the epoch `checkpoint` names, or at its final epoch ('last', 'best'); about how many training images an epoch saw."
+    hist, s, bs = run.history, run.summary, run.raw_config.get('batch_size')
+    rows = [h for h in hist if h.get('epoch') == checkpoint] if isinstance(checkpoint, int) else hist[-1:]
+    row, steps, done = (rows[-1] if rows else {}), s.get('steps'), s.get('epochs_completed')
+    images = round(steps / done * bs) if steps and done and bs else None  # steps per epoch x batch size
+    return dict(train_acc=row.get('train_acc'), train_loss=row.get('train_loss'), epochs=len(hist), train_images=images)
+
+
 def analyze_run(run: Run | str | Path, inputs: LayerInputs, measure: str = 'linear_cka', checkpoint: str | int = 'last',
-                threshold: float = 0.9, device: str = 'cpu') -> dict:  # fmt: skip
-    "One run: its family coordinates, parameters, test accuracy, and at `checkpoint` ('trained') and 'init': matrix, block structure, first-PC fractions."
+                threshold: float = 0.9, device: str = 'cpu', pool: Optional[str] = None) -> dict:  # fmt: skip
+    "One run in the view `pool`: its family coordinates, parameters, accuracies, and at `checkpoint` ('trained') and 'init': matrix, block structure, first-PC fractions, all on the same activations."
     run = Run.open(run)
-    out = dict(name=run.name, path=str(run.path), **family_member(run.raw_config))
-    out['test_acc'] = first_value(run.summary, 'test_acc')
+    out = dict(name=run.name, path=str(run.path), **family_member(run.raw_config), view=view_label(pool))
+    out.update(test_acc=first_value(run.summary, 'test_acc'), **_trained(run, checkpoint))
     for key, which in (('trained', checkpoint), ('init', 'init')):
         model = run.load_model(which, device)
-        m = layer_similarity(model, None, inputs, measure)
-        out[key] = _scores(m, _pc1(model, inputs), threshold)
+        m = layer_similarity(model, None, inputs, measure, pool=pool)
+        out[key] = _scores(m, layer_pc1(model, inputs, pool), threshold)
     return {**out, 'params': count_params(model), 'layers': default_layers(model)}
 
 # %% ../nbs/31_study.ipynb #22d85662
 SCORES = {'far_mean': -1, 'block': 1, 'pc1_max': 1}  # each score's sign of change as a block structure appears
 
 
-def study_table(results: list[dict]) -> list[dict]:
-    "One row per size (runs that differ only in the seed), smallest first: seeds, accuracy, and each score's mean/min/max trained and untrained."
+def passes_gate(r: dict, min_train_acc: float) -> bool:
+    "Whether a run trained: its final training accuracy is known and at least `min_train_acc` (0: every run passes)."
+    return min_train_acc <= 0 or (is_num(r.get('train_acc')) and r['train_acc'] >= min_train_acc)
+
+
+def study_table(results: list[dict], min_train_acc: float = 0.0) -> list[dict]:
+    "One row per size (runs that differ only in the seed) of the runs that pass the gate, smallest first: seeds, accuracies, each score's mean/min/max trained and untrained."
     rows = {}
     for r in sorted(results, key=lambda r: (r['params'], r['seed'])):
-        rows.setdefault(r['group'], []).append(r)
+        if passes_gate(r, min_train_acc):
+            rows.setdefault(r['group'], []).append(r)
     out = []
     for rs in rows.values():
         row = dict(size=member_label(rs[0]), params=rs[0]['params'], seeds=len(rs), line=rs[0]['line'])
-        accs = [r['test_acc'] for r in rs if is_num(r['test_acc'])]
-        row['test_acc'] = sum(accs) / len(accs) if accs else None
+        row.update({k: rs[0].get(k) for k in ('depth', 'width', 'train_subset', 'skips', 'variant')})
+        for k in ('test_acc', 'train_acc', 'train_images'):
+            accs = [r[k] for r in rs if is_num(r.get(k))]
+            row[k] = sum(accs) / len(accs) if accs else None
         for s in SCORES:
             for k in ('trained', 'init'):
                 v = [r[k][s] for r in rs]
@@ -119,18 +146,55 @@ def study_table(results: list[dict]) -> list[dict]:
         out.append(row)
     return out
 
+
+def not_trained(results: list[dict], min_train_acc: float) -> list[dict]:
+    "The runs the gate keeps out of the switch, with their numbers: size, seed, final training accuracy and loss, test accuracy, far-layer mean."
+    keys = ('name', 'seed', 'train_acc', 'train_loss', 'test_acc', 'epochs')
+    return [dict(size=member_label(r), **{k: r.get(k) for k in keys}, far_mean=r['trained']['far_mean'])
+            for r in results if not passes_gate(r, min_train_acc)]  # fmt: skip
+
 # %% ../nbs/31_study.ipynb #66dc34ab
-def find_switch(rows: list[dict], score: str = 'far_mean') -> list[dict]:
-    "Per line of `study_table` rows: the first size whose seeds' range of `score` leaves both its untrained twins' range and the smallest size's."
+AXES = ('depth', 'width', 'train_subset')  # the family's size axes; fewer training images: larger for its data
+
+
+def _axis_order(axis: str, r: dict) -> float:
+    "Where row `r` lies along `axis`, smallest model-for-its-data first (the training set: the most images first, by the images an epoch saw where known; else all (None or 1.0), then by count)."
+    v = r.get(axis)
+    if axis != 'train_subset':
+        return float(v if v is not None else 0)
+    if is_num(r.get('train_images')):
+        return -float(r['train_images'])
+    return -math.inf if v is None or v == 1.0 else -float(v)
+
+
+def _along(rows: list[dict], axis: str) -> dict:
+    "`{key: rows}`: the rows grouped by everything but `axis` (and the seed), each group ordered along `axis`."
+    coords = lambda r, extra=(): json.dumps([r.get(a) for a in (*AXES, 'skips', 'variant', *extra) if a != axis], default=str)  # fmt: skip
+    groups = {}
+    for r in rows:
+        groups.setdefault(coords(r), []).append(r)
+    if any(len({json.dumps(r.get(axis)) for r in g}) < len(g) for g in groups.values()):  # other settings differ too
+        groups = {}
+        for r in rows:
+            groups.setdefault(coords(r, ('line',)), []).append(r)
+    return {k: sorted(g, key=lambda r: _axis_order(axis, r)) for k, g in groups.items()}
+
+
+def find_switch(rows: list[dict], score: str = 'far_mean', axis: Optional[str] = None) -> list[dict]:
+    "Per line of `study_table` rows (or, with `axis`, per group along that axis, the rest fixed): the first size whose seeds' range of `score` leaves both its untrained twins' range and the smallest size's."
     check_choice('score', score, SCORES)
+    if axis is not None:
+        check_choice('axis', axis, AXES)
     sign, out = SCORES[score], []  # _apart: how far range a lies beyond range b in the score's direction (> 0: apart)
     _apart = lambda a, b: b[0] - a[1] if sign < 0 else a[0] - b[1]
-    for line in dict.fromkeys(r['line'] for r in rows):
-        sizes = [r for r in rows if r['line'] == line]
+    lines = _along(rows, axis) if axis else {k: [r for r in rows if r['line'] == k] for k in dict.fromkeys(r['line'] for r in rows)}  # fmt: skip
+    for line, sizes in lines.items():
         rng = lambda r, p='': (r[f'{p}{score}_min'], r[f'{p}{score}_max'])
         ref, spread = sizes[0], max(r[f'{score}_max'] - r[f'{score}_min'] for r in sizes)
         rec = dict(line=line, score=score, sizes=[r['size'] for r in sizes], seeds=min(r['seeds'] for r in sizes))
-        rec.update(found=False, spread=spread, smallest=ref['size'])
+        rec.update(found=False, spread=spread, smallest=ref['size'], axis=axis)
+        if axis:
+            rec['values'] = [r.get(axis) for r in sizes]
         for i, r in enumerate(sizes[1:], 1):
             gap = min(_apart(rng(r), rng(r, 'init_')), _apart(rng(r), rng(ref)))
             if gap > 0:
@@ -143,17 +207,18 @@ def find_switch(rows: list[dict], score: str = 'far_mean') -> list[dict]:
 
 # %% ../nbs/31_study.ipynb #3423fb3d
 STUDY_OPTIONS = dict(measure='linear_cka', checkpoint='last', split='test', n_inputs=None, batch_size=256, seed=0,
-                     threshold=0.9, score='far_mean', device='auto')  # fmt: skip
+                     threshold=0.9, score='far_mean', device='auto', pool=None, min_train_acc=0.9)  # fmt: skip
 
 
 def check_study_options(opts: dict) -> dict:
-    "The study notebook's analysis settings, each checked (a bad one is a one-line ValueError naming it); `checkpoint='3'` becomes epoch 3."
+    "The study notebook's analysis settings, each checked (a bad one is a one-line ValueError naming it); `checkpoint='3'` becomes epoch 3, `pool='none'` flattened."
     if unknown := set(opts) - set(STUDY_OPTIONS):
         raise ValueError(f'study option {sorted(unknown)[0]!r} is not allowed; allowed: {", ".join(STUDY_OPTIONS)}')
     out = {**STUDY_OPTIONS, **opts}
     get_similarity(out['measure'])
     check_choice('score', out['score'], SCORES)
     check_choice('split', out['split'], ('val', 'test'))
+    out['pool'] = pool_arg(out['pool'])
     out['checkpoint'] = ck = int(c) if isinstance(c := out['checkpoint'], str) and c.isdigit() else c
     if not isinstance(ck, int):
         check_choice('checkpoint', ck, ('last', 'best'), ' or an epoch')
@@ -163,15 +228,18 @@ def check_study_options(opts: dict) -> dict:
             raise ValueError(f'{k}={short_repr(v)} is not allowed; allowed: an integer >= {low}')
     if not is_num(out['threshold']):
         raise ValueError(f'threshold={short_repr(out["threshold"])} is not allowed; allowed: a number')
+    if not is_num(g := out['min_train_acc']) or not 0 <= g <= 1:
+        raise ValueError(f'min_train_acc={short_repr(g)} is not allowed; allowed: a number in [0, 1] (0: no gate)')
     return out
 
 # %% ../nbs/31_study.ipynb #48098e25
 def analyze_study(sweep_dir: str | Path, measure: str = 'linear_cka', checkpoint: str | int = 'last', split: str = 'test',
                   n_inputs: Optional[int] = None, batch_size: int = 256, seed: int = 0, threshold: float = 0.9,
-                  score: str = 'far_mean', device: str = 'auto') -> dict:  # fmt: skip
-    "Every finished run of a sweep folder measured on the same inputs at `checkpoint` and at init, ordered by size; the summary rows and the switch."
-    check_study_options(dict(measure=measure, checkpoint=checkpoint, split=split, n_inputs=n_inputs, batch_size=batch_size, seed=seed, threshold=threshold, score=score))  # fmt: skip
-    runs, missing, device = *load_study(sweep_dir), str(resolve_device(device))
+                  score: str = 'far_mean', device: str = 'auto', pool: Optional[str] = None,
+                  min_train_acc: float = 0.9) -> dict:  # fmt: skip
+    "Every finished run of a sweep folder measured in the view `pool` on the same inputs at `checkpoint` and at init, ordered by size; the gate, the summary rows and the switch per line and per axis."
+    opts = check_study_options(dict(measure=measure, checkpoint=checkpoint, split=split, n_inputs=n_inputs, batch_size=batch_size, seed=seed, threshold=threshold, score=score, pool=pool, min_train_acc=min_train_acc))  # fmt: skip
+    runs, missing, device, pool = *load_study(sweep_dir), str(resolve_device(device)), opts['pool']
     if not runs:
         raise ValueError(f'{short_path(resolve_path(sweep_dir))} has no finished run yet; allowed: a sweep with finished points')  # fmt: skip
     datasets = {json.dumps([r.config.dataset, r.config.dataset_kwargs], default=str) for r in runs}
@@ -179,13 +247,18 @@ def analyze_study(sweep_dir: str | Path, measure: str = 'linear_cka', checkpoint
         raise ValueError(f'the runs of a study must share their dataset, these have {sorted(datasets)}')
     name = f'{runs[0].config.dataset} {split}'
     inputs = LayerInputs(runs[0].dataloaders(split, device), n_inputs, batch_size, seed, device, split, name=name)
-    results = [analyze_run(r, inputs, measure, checkpoint, threshold, device) for r in runs]
+    results = [analyze_run(r, inputs, measure, opts['checkpoint'], threshold, device, pool) for r in runs]
     results.sort(key=lambda r: (r['params'], r['seed']))
-    rows = study_table(results)
+    rows = study_table(results, min_train_acc)
+    est = f'linear CKA over minibatches of {batch_size} (unbiased HSIC summed)' if measure == 'linear_cka' else f'{measure} on every input at once'  # fmt: skip
     return dict(
-        sweep=str(resolve_path(sweep_dir)), measure=measure, checkpoint=checkpoint, data=inputs.label, split=split,
-        n_inputs=inputs.n, batch_size=batch_size, seed=seed, threshold=threshold, score=score, device=device,
-        missing=missing, results=results, rows=rows, switches=find_switch(rows, score), inputs=inputs,
+        sweep=str(resolve_path(sweep_dir)), measure=measure, checkpoint=opts['checkpoint'], pool=pool,
+        view=view_label(pool), estimator=est, data=inputs.label, split=split, n_inputs=inputs.n,
+        batch_size=batch_size, seed=seed, threshold=threshold, score=score, device=device,
+        min_train_acc=min_train_acc, missing=missing,
+        results=results, rows=rows, not_trained=not_trained(results, min_train_acc),
+        switches=find_switch(rows, score), axis_switches=[s for a in AXES for s in find_switch(rows, score, a)],
+        inputs=inputs,
     )  # fmt: skip
 
 
@@ -197,188 +270,14 @@ def _plain(v):
     return (None if math.isnan(v) else round(v, 5)) if isinstance(v, float) else v
 
 
-def save_study(study: dict, path: str | Path | None = None) -> Path:
-    "Write `study` (without its inputs) as JSON to `path` (default: `study.json` in the sweep folder); returns the file."
-    path = Path(path or Path(study['sweep']) / 'study.json')
-    atomic_save(json.dumps(_plain({k: v for k, v in study.items() if k != 'inputs'}), indent=1), path)
+def save_study(study: dict | list, path: str | Path | None = None) -> Path:
+    "Write `study` (one view; or a list, one per view, as `{'views': [...]}`) without its inputs as JSON to `path` (default: `study.json` in the sweep folder)."
+    views = study if isinstance(study, list) else [study]
+    path = Path(path or Path(views[0]['sweep']) / 'study.json')
+    drop = lambda s: {k: v for k, v in s.items() if k != 'inputs'}
+    data = {'views': [drop(s) for s in views]} if isinstance(study, list) else drop(study)
+    atomic_save(json.dumps(_plain(data), indent=1), path)
     return path
-
-# %% ../nbs/31_study.ipynb #a4a717ce
-SCORE_NAMES = {'far_mean': 'mean similarity of far layers', 'block': 'fraction of layers in the largest block',
-               'pc1_max': 'largest first-PC fraction of a layer'}  # fmt: skip
-
-
-def study_title(study: dict, what: str = '') -> str:
-    "What a study figure shows: `what`, then the measure, the checkpoint and the inputs."
-    ck = (
-        f'epoch {study["checkpoint"]}'
-        if isinstance(study['checkpoint'], int)
-        else f'the {study["checkpoint"]} checkpoint'
-    )
-    return f'{what}{": " if what else ""}{study["measure"]} at {ck} (untrained twins: init); {study["data"]}'
-
-
-def _grid_axes(n: int, ncols: int, rows_each: int = 1, size: tuple = (3.0, 2.7)):
-    "A figure with room for `n` panels of `rows_each` rows, at most `ncols` across; unused axes hidden."
-    import matplotlib.pyplot as plt
-
-    ncols = max(1, min(ncols, n))
-    nrows = math.ceil(n / ncols) * rows_each
-    fig, axs = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), dpi=72, squeeze=False)
-    for k in range(n, math.ceil(n / ncols) * ncols):
-        for j in range(rows_each):
-            axs[(k // ncols) * rows_each + j, k % ncols].set_visible(False)
-    return fig, axs
-
-
-def plot_matrices(study: dict, ncols: int = 6):
-    "Every run's layer matrix, smallest model first, with its untrained twin's under it."
-    res, scale = study['results'], {} if study['measure'] != 'mse' else dict(vmax=None)
-    fig, axs = _grid_axes(len(res), ncols, 2)
-    for i, r in enumerate(res):
-        row, col = 2 * (i // axs.shape[1]), i % axs.shape[1]
-        head = f'{member_label(r)}, seed {r["seed"]}\n{r["params"]:,} parameters'
-        plot_cka(r['trained']['matrix'], ax=axs[row, col], title=f'{head}, trained', **scale)
-        plot_cka(r['init']['matrix'], ax=axs[row + 1, col], title=f'{head}, untrained twin', **scale)
-    fig.suptitle(study_title(study, 'layer x layer, each run above its untrained twin'), fontsize=9)
-    fig.tight_layout()
-    return fig
-
-# %% ../nbs/31_study.ipynb #14dd0864
-def _line_label(r: dict) -> str:
-    "What a line of the family holds fixed: its skips and its training-set size."
-    subset = r.get('train_subset')
-    return f'{r["skips"]} skips, ' + ('all training data' if subset in (None, 1, 1.0) else f'train_subset {subset:g}')
-
-
-def plot_summary(study: dict, scores: tuple = SCORES):
-    "Each score against parameters (log): mean and min-max over seeds, seeds as dots, untrained twins beside; the switch marked."
-    import matplotlib.pyplot as plt
-
-    rows, res = study['rows'], study['results']
-    fig, axs = plt.subplots(1, len(scores), figsize=(4.8 * len(scores), 3.9), dpi=72, squeeze=False)
-    lines = list(dict.fromkeys(r['line'] for r in rows))
-    for ax, s in zip(axs[0], scores):
-        for j, line in enumerate(lines):
-            rs, c = [r for r in rows if r['line'] == line], f'C{j}'
-            x = [r['params'] for r in rs]
-            first = next(r for r in res if r['line'] == line)
-            for pre, shift, fmt, what in (('', 1.0, 'o-', 'trained'), ('init_', 1.07, 's--', 'untrained')):
-                mean = [r[f'{pre}{s}'] for r in rs]
-                err = [[m - r[f'{pre}{s}_min'] for m, r in zip(mean, rs)], [r[f'{pre}{s}_max'] - m for m, r in zip(mean, rs)]]  # fmt: skip
-                kw = dict(mfc='none', alpha=0.6) if pre else {}
-                ax.errorbar([v * shift for v in x], mean, yerr=err, fmt=fmt, color=c, capsize=3, label=f'{_line_label(first)}, {what}', **kw)  # fmt: skip
-                pts = [(r['params'] * shift, r['trained' if not pre else 'init'][s]) for r in res if r['line'] == line]
-                ax.scatter(*zip(*pts), s=9, color=c, alpha=0.5 if not pre else 0.3, zorder=3)
-            for sw in (w for w in study['switches'] if w['line'] == line and w['found']):
-                ax.axvline((sw['params'] * sw['before_params']) ** 0.5, color=c, ls=':', lw=1.5)
-                ax.text((sw['params'] * sw['before_params']) ** 0.5, ax.get_ylim()[1], ' switch', color=c, va='top', fontsize=8)  # fmt: skip
-        ax.set(xscale='log', xlabel='parameters', ylabel=SCORE_NAMES[s])
-        ax.set_title(SCORE_NAMES[s] + (' (switch: this score)' if s == study['score'] else ''), fontsize=9)
-    axs[0, 0].legend(fontsize=7)
-    fig.suptitle(study_title(study, 'bars: min to max over seeds; dotted: the switch'), fontsize=9)
-    fig.tight_layout()
-    return fig
-
-# %% ../nbs/31_study.ipynb #4ef6fab1
-def _firsts(study: dict) -> list[dict]:
-    "The first seed's run of every size, smallest first."
-    return list({r['group']: r for r in reversed(study['results'])}.values())[::-1]
-
-
-def _model(study: dict, r: dict, which=None):
-    return Run.open(r['path']).load_model(study['checkpoint'] if which is None else which, study['device'])
-
-
-def plot_cross(study: dict, ncols: int = 6):
-    "Each size's layers (rows) against the largest model's (columns), trained; returns the figure and the matrices."
-    firsts = _firsts(study)
-    big, inputs, out = _model(study, firsts[-1]), study['inputs'], []
-    fig, axs = _grid_axes(len(firsts), ncols, 1, (3.2, 3.0))
-    for ax, r in zip(axs.flat, firsts):
-        out.append(layer_similarity(_model(study, r), big, inputs, study['measure']))
-        plot_cka(out[-1], ax=ax, title=f'{member_label(r)} (rows)\nagainst {member_label(firsts[-1])}', vmax=None if study['measure'] == 'mse' else 1.0)  # fmt: skip
-    fig.suptitle(study_title(study, 'every size against the largest'), fontsize=9)
-    fig.tight_layout()
-    return fig, out
-
-
-MEASURES = ('linear_cka', 'rbf_cka', 'svcca', 'pwcca', 'procrustes')
-
-
-def plot_measures(study: dict, r: dict | None = None, measures: tuple = MEASURES):
-    "One trained model (default: the largest) layer x layer under each of `measures`; returns the figure and the matrices."
-    from resnet_nb.similarity import similarity_matrix
-
-    r = r or _firsts(study)[-1]
-    acts = collect_activations(_model(study, r), study['inputs'])
-    (fig, axs), out = _grid_axes(len(measures), len(measures), 1, (3.0, 2.9)), {}
-    for ax, m in zip(axs[0], measures):
-        out[m] = similarity_matrix(list(acts.values()), None, m, **({'debiased': True} if m == 'linear_cka' else {}))
-        plot_cka(out[m], ax=ax, title=m, vmax=None if m == 'mse' else 1.0)
-    fig.suptitle(study_title({**study, 'measure': 'each measure'}, f'{member_label(r)}, seed {r["seed"]}, activations averaged over space'), fontsize=9)  # fmt: skip
-    fig.tight_layout()
-    return fig, out
-
-
-def plot_removed_pcs(study: dict, k: int = 1, ncols: int = 6):
-    "Each size's trained matrix on spatially averaged activations (top), and with their first `k` principal components removed (under it)."
-    from resnet_nb.similarity import remove_pcs, similarity_matrix
-
-    firsts, out, kw = _firsts(study), [], {'debiased': True} if study['measure'] == 'linear_cka' else {}
-    fig, axs = _grid_axes(len(firsts), ncols, 2)
-    for i, r in enumerate(firsts):
-        row, col, xs = 2 * (i // axs.shape[1]), i % axs.shape[1], list(collect_activations(_model(study, r), study['inputs']).values())  # fmt: skip
-        out.append([similarity_matrix(v, None, study['measure'], **kw) for v in (xs, [remove_pcs(x, k) for x in xs])])
-        plot_cka(out[-1][0], ax=axs[row, col], title=f'{member_label(r)}, as it is')
-        plot_cka(out[-1][1], ax=axs[row + 1, col], title=f'{member_label(r)}, first {k} PC(s) removed')
-    fig.suptitle(study_title(study, f'activations averaged over space, without the first {k} principal component(s) under'), fontsize=9)  # fmt: skip
-    fig.tight_layout()
-    return fig, out
-
-# %% ../nbs/31_study.ipynb #a3f50bc5
-def _fmt(r: dict, s: str, pre: str = '') -> str:
-    return f'{r[pre + s]:.2f} (seeds {r[pre + s + "_min"]:.2f} to {r[pre + s + "_max"]:.2f})'
-
-
-def _sureness(sw: dict) -> str:
-    "How sure a found switch is, in a sentence."
-    if sw['seeds'] < 2:
-        return 'With one seed per size there is no spread to weigh the gap against: a hint, not a measurement.'
-    ratio = f'{sw["gap"] / sw["spread"]:.1f} times' if sw['spread'] > 0 else 'infinitely many times'
-    held = 'every larger size stays apart as well, as a transition would' if sw['holds'] else (
-        "but a larger size falls back into the smallest size's range, so this may be noise rather than a transition")  # fmt: skip
-    return f'The ranges are {sw["gap"]:.3f} apart, {ratio} the largest spread over seeds on this line ({sw["spread"]:.2f}), with {sw["seeds"]} seeds per size; {held}.'  # fmt: skip
-
-
-def study_conclusion(study: dict) -> str:
-    "The study's answer (markdown), from its own numbers: per line, where the switch lies and how sure, or that it did not appear."
-    s, parts = study['score'], []
-    for sw in study['switches']:
-        rows = [r for r in study['rows'] if r['line'] == sw['line']]
-        first = next(r for r in study['results'] if r['line'] == sw['line'])
-        head = f'**{_line_label(first)}** ({", ".join(sw["sizes"])}; {sw["seeds"]} seed(s) each)'
-        ref, big = rows[0], rows[-1]
-        if len(rows) < 2:
-            parts.append(f'{head}: one size only, so no switch can be located.')
-        elif not sw['found']:
-            parts.append(
-                f'{head}: the switch did not appear. At the largest size, {big["size"]}, the {SCORE_NAMES[s]} is '
-                f'{_fmt(big, s)}, against {_fmt(ref, s)} at {ref["size"]} and {_fmt(big, s, "init_")} for its untrained '
-                'twins: the ranges overlap.'
-            )
-        else:
-            at, bef = rows[sw['index']], rows[sw['index'] - 1]
-            parts.append(
-                f'{head}: the switch lies between {bef["size"]} ({bef["params"]:,} parameters) and {at["size"]} '
-                f'({at["params"]:,}). At {at["size"]} the {SCORE_NAMES[s]} is {_fmt(at, s)}, against {_fmt(ref, s)} at '
-                f'{ref["size"]} and {_fmt(at, s, "init_")} for its untrained twins. {_sureness(sw)} The largest '
-                f'first-PC fraction of a layer goes from {bef["pc1_max"]:.2f} at {bef["size"]} to {at["pc1_max"]:.2f} '
-                f'at {at["size"]} (untrained: {at["init_pc1_max"]:.2f}), and at the largest size it is {big["pc1_max"]:.2f}.'
-            )
-    if study['missing']:
-        parts.append(f'Not in the study ({len(study["missing"])} point(s) did not finish): {", ".join(study["missing"])}.')  # fmt: skip
-    return '\n\n'.join(parts)
 
 # %% ../nbs/31_study.ipynb #34cb4686
 def study_notebook() -> Path:
@@ -445,6 +344,17 @@ def add_study_parser(sub, executor_flags=None) -> argparse.ArgumentParser:
     a.add_argument('--n-inputs', type=int, metavar='N', help='at most N inputs (default: the whole split)')
     a.add_argument('--batch-size', type=int, help='inputs per minibatch of the CKA estimate (default 256)')
     a.add_argument('--seed', type=int, help='the seed of the order (and sample) of the inputs (default 0)')
+    a.add_argument(
+        '--pool',
+        choices=['none', 'avg', 'max'],
+        help="the view of the activations: none (flattened, the default and the papers'), avg or max over space; the notebook shows the other of none/avg beside it",
+    )
+    a.add_argument(
+        '--min-train-acc',
+        type=float,
+        metavar='A',
+        help='the gate: a run whose final training accuracy is below A is not trained and stays out of the switch (default 0.9; 0: no gate)',
+    )
     a.add_argument('--threshold', type=float, help='similarity above which layers form a block (default 0.9)')
     a.add_argument('--score', help=f'the score the switch is located on: {", ".join(SCORES)} (default far_mean)')
     a.add_argument(
