@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_checkpoint.ipynb #e53688aa
 from __future__ import annotations
-import io, pickle, random, zipfile
+import io, pickle, random, warnings, zipfile
 from pathlib import Path
 from typing import Optional
 import numpy as np, torch, torch.nn as nn
@@ -110,10 +110,14 @@ def load_checkpoint(path) -> dict:
     if not zipfile.is_zipfile(path):  # torch.save writes a zip archive: anything else is damaged or foreign
         raise RuntimeError(
             f'checkpoint {path} is corrupt or unreadable (not the zip archive torch.save writes: cut short, damaged '
-            'or another format); it cannot be resumed, use another checkpoint or start a new run'
+            'or another format); it cannot be used: use another checkpoint or start a new run'
         )
     try:  # weights_only: tensors and plain types only, so opening someone else's checkpoint cannot run code
-        ck = torch.load(path, map_location='cpu', weights_only=True)
+        with (
+            warnings.catch_warnings()
+        ):  # torch's own advice (a legacy pickle behind a zip): this function says it in one line
+            warnings.simplefilter('ignore')
+            ck = torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as e:
         if 'Weights only load failed' in str(e):
             what = next(
@@ -124,16 +128,17 @@ def load_checkpoint(path) -> dict:
                 f'checkpoint {path} is refused: it holds more than tensors and plain values ({what[:160]}), and opening it could run code'
             ) from None
         raise RuntimeError(
-            f'checkpoint {path} is corrupt or unreadable (UnpicklingError: {str(e)[:200]}); it cannot be resumed'
+            f'checkpoint {path} is corrupt or unreadable (UnpicklingError: {str(e)[:200]}); it cannot be used'
         ) from None
     except Exception as e:
         raise RuntimeError(
             f'checkpoint {path} is corrupt or unreadable ({type(e).__name__}: {str(e)[:200]}); '
-            'it cannot be resumed, use another checkpoint or start a new run'
+            'it cannot be used: use another checkpoint or start a new run'
         ) from None
-    if not isinstance(ck, dict) or ck.get('format') != CKPT_FORMAT:
+    model = ck.get('model') if isinstance(ck, dict) else None
+    if not isinstance(ck, dict) or ck.get('format') != CKPT_FORMAT or not isinstance(model, dict):
         raise RuntimeError(
-            f'{path} is not a resnet_nb checkpoint (expected format {CKPT_FORMAT!r}); '
+            f'{path} is not a resnet_nb checkpoint (expected format {CKPT_FORMAT!r} with a model mapping of tensors); '
             'to load plain weights use model.load_state_dict(torch.load(path))'
         )
     ck['path'] = str(path)
@@ -228,9 +233,9 @@ class CheckpointCB(Callback):
         buf = io.BytesIO()
         torch.save(checkpoint_state(learn, ranks, self.config), buf)  # serialise once, write one or two files
         if best:
-            atomic_save(buf.getvalue(), self.dir / 'best.pt')
+            atomic_save(buf.getvalue(), self.dir / 'best.pt', inside=self.dir.parent)
         if last:
-            atomic_save(buf.getvalue(), self.dir / 'last.pt')
+            atomic_save(buf.getvalue(), self.dir / 'last.pt', inside=self.dir.parent)
 
     def state_dict(self) -> dict:
         return {'best': self.best, 'best_epoch': self.best_epoch}

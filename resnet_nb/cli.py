@@ -397,7 +397,7 @@ def command_help(command: str) -> str:
     "What `resnet_nb COMMAND --help` prints: from the cache when it is there and the registries are not loaded here."
     live = 'resnet_nb.config' in sys.modules  # this process may have registered a model or an executor
     path = None if live else help_cache_file(command)
-    if path is not None:
+    if path is not None and path.is_file():  # a FIFO or a folder there would hang or fail: made again, replacing it
         with contextlib.suppress(OSError, UnicodeDecodeError):
             return path.read_text()
     with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):

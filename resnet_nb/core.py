@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #a49ae066
 from __future__ import annotations
-import contextlib, datetime, difflib, importlib, json, math, os, platform, random, re, reprlib, sys, tempfile
+import contextlib, datetime, difflib, importlib, json, math, os, pickle, platform, random, re, reprlib, sys, tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -17,11 +17,11 @@ except ImportError:  # Windows has no flock: there a lock is its record alone
     fcntl = None
 
 # %% auto #0
-__all__ = ['find_root', 'resolve_path', 'short_path', 'atomic_save', 'read_json', 'first_value', 'short_repr', 'kwargs_label',
-           'check_choice', 'lookup', 'is_num', 'Registry', 'format_value', 'format_table', 'seed_everything',
-           'resolve_device', 'dist_on', 'rank_world', 'DistInfo', 'setup_distributed', 'broadcast', 'unwrap',
-           'in_notebook', 'widget_frontend', 'pid_alive', 'LockHeld', 'lock_record', 'lock_holder', 'holder_gone',
-           'hold_lock']
+__all__ = ['find_root', 'resolve_path', 'short_path', 'atomic_save', 'read_json', 'first_value', 'check_inside',
+           'read_plain_pickle', 'short_repr', 'kwargs_label', 'check_choice', 'lookup', 'is_num', 'Registry',
+           'format_value', 'format_table', 'seed_everything', 'resolve_device', 'dist_on', 'rank_world', 'DistInfo',
+           'setup_distributed', 'broadcast', 'unwrap', 'in_notebook', 'widget_frontend', 'pid_alive', 'process_started',
+           'LockHeld', 'lock_record', 'lock_holder', 'holder_gone', 'hold_lock']
 
 # %% ../nbs/00_core.ipynb #e56f762e
 def find_root(path: str | Path = '.') -> Path:
@@ -50,9 +50,9 @@ def short_path(p: str | Path, base: str | Path | None = None) -> str:
     return str(p)
 
 # %% ../nbs/00_core.ipynb #ec094fd2
-def atomic_save(obj: Any, path) -> Path:
-    "`torch.save` (or write text / bytes) to a temporary file next to `path`, fsync, then rename it over `path`."
-    path = Path(path)
+def atomic_save(obj: Any, path, inside: str | Path | None = None) -> Path:
+    "`torch.save` (or write text / bytes) to a temporary file next to `path`, fsync, then rename it over `path`; `inside`: refuse a link on the way that leads out of that folder (`check_inside`)."
+    path = Path(path) if inside is None else check_inside(path, inside)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     try:
@@ -85,6 +85,63 @@ def read_json(path: str | Path) -> dict:
 def first_value(d: dict, *names: str) -> Any:
     "The value of the first of `names` that `d` holds and that is not None."
     return next((d[n] for n in names if d.get(n) is not None), None)
+
+# %% ../nbs/00_core.ipynb #0558393c
+def check_inside(path: str | Path, folder: str | Path | None = None) -> Path:
+    "`path`, once it and every folder between `folder` (default: its parent) and it resolve inside `folder`; else a ValueError naming the link."
+    path = Path(path)
+    base = Path(folder) if folder is not None else path.parent
+    root = base.resolve()
+    try:
+        parts = path.absolute().relative_to(base.absolute()).parts
+    except ValueError:
+        raise ValueError(
+            f'{short_path(path)} is not inside {short_path(base)}; a run writes only inside its own folder'
+        ) from None
+    p = base
+    for part in parts:
+        p = p / part
+        if p.is_symlink() and not p.resolve().is_relative_to(root):
+            raise ValueError(
+                f'{short_path(p)} is a symbolic link to {p.resolve()}, outside {short_path(root)}; '
+                'a run writes only inside its own folder: remove the link'
+            )
+    return path
+
+# %% ../nbs/00_core.ipynb #a0b8b08e
+_NUMPY_PARTS = {'_reconstruct', 'ndarray', 'dtype', 'scalar', '_frombuffer'}
+
+
+class _Refused(pickle.UnpicklingError):
+    "A global that `read_plain_pickle` does not build."
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    "An unpickler that builds NumPy arrays and Python's plain types, and refuses every other global."
+
+    def find_class(self, module: str, name: str):
+        if (module, name) == ('_codecs', 'encode'):  # how protocol 2 writes bytes
+            return super().find_class(module, name)
+        if module.split('.')[0] == 'numpy' and module.rsplit('.', 1)[-1] in ('numpy', 'multiarray', 'numeric'):
+            if name in _NUMPY_PARTS:
+                return super().find_class(module, name)
+        raise _Refused(f'{module}.{name}')
+
+
+def read_plain_pickle(path: str | Path, what: str = 'a data file') -> Any:
+    "The pickled object in `path`, built from plain types and NumPy arrays only; anything else is a ValueError naming the file, and nothing of it runs."
+    try:
+        with open(path, 'rb') as f:
+            return _PlainUnpickler(f, encoding='latin1').load()
+    except _Refused as e:
+        raise ValueError(
+            f'{short_path(path)} is refused: it asks for {str(e)[:80]}, and {what} holds only arrays, lists, '
+            'dicts, strings and numbers (a crafted file could run code)'
+        ) from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
+        raise ValueError(
+            f'{short_path(path)} is cut short or not a pickle ({type(e).__name__}); {what} cannot be read'
+        ) from None
 
 # %% ../nbs/00_core.ipynb #97b3fb38
 _ECHO = reprlib.Repr()
@@ -312,11 +369,22 @@ def pid_alive(pid: int | None) -> bool:
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:
         return True
     return True
+
+
+def process_started(pid: int) -> float | None:
+    "When process `pid` started, in seconds since the epoch (Linux: `/proc/<pid>/stat` field 22 and the boot time); None where unknown."
+    try:
+        stat = Path(f'/proc/{pid}/stat').read_text()
+        ticks = int(stat[stat.rindex(')') + 2 :].split()[19])  # field 22; the name (field 2) may hold spaces
+        boot = next(int(l.split()[1]) for l in Path('/proc/stat').read_text().splitlines() if l.startswith('btime'))
+        return round(boot + ticks / os.sysconf('SC_CLK_TCK'), 2)
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 # %% ../nbs/00_core.ipynb #975ac337
 class LockHeld(ValueError):
@@ -324,8 +392,9 @@ class LockHeld(ValueError):
 
 
 def lock_record() -> dict:
-    "This process as a lock file records it: pid, host, start time and, under SLURM, the job id and restart count."
+    "This process as a lock file records it: pid, host, start times (its own, the lock's) and, under SLURM, the job id and restart count."
     me = {'pid': os.getpid(), 'host': platform.node(), 'started': datetime.datetime.now().isoformat(timespec='seconds')}
+    me['process_started'] = process_started(os.getpid())
     if os.environ.get('SLURM_JOB_ID'):
         me.update(slurm_job=os.environ['SLURM_JOB_ID'], slurm_restart=int(os.environ.get('SLURM_RESTART_COUNT') or 0))
     return me
@@ -337,10 +406,24 @@ def lock_holder(rec: dict) -> str:
     return f'pid {rec.get("pid")} on host {rec.get("host")} since {rec.get("started")}{job}'
 
 
+def _pid_reused(rec: dict) -> bool:
+    "Whether the live process with the pid of `rec` is another one: it started at another time than the holder, or after the lock."
+    now = process_started(rec['pid'])
+    if now is None:
+        return False
+    if isinstance(rec.get('process_started'), (int, float)):
+        return abs(now - rec['process_started']) > 1
+    with contextlib.suppress(TypeError, ValueError, OverflowError):
+        return now > datetime.datetime.fromisoformat(rec.get('started')).timestamp() + 2
+    return False
+
+
 def holder_gone(rec: dict, me: dict) -> str | None:
-    "Why `me` may take over the lock of `rec`: its process is gone (same host) or `me` is a later run of its SLURM job; else None."
+    "Why `me` may take over the lock of `rec`: its process is gone or its pid now names another process (same host), or `me` is a later run of its SLURM job; else None."
     if rec.get('host') == me['host']:
-        return None if pid_alive(rec.get('pid')) else 'its process is gone'
+        if not pid_alive(rec.get('pid')):
+            return 'its process is gone'
+        return f'pid {rec["pid"]} is now another process (it started after the lock)' if _pid_reused(rec) else None
     if rec.get('slurm_job') and rec['slurm_job'] == me.get('slurm_job'):
         return f'this is a later run of its SLURM job (restart {me.get("slurm_restart", 0)})'
     return None
@@ -351,7 +434,7 @@ def _flocked(path: Path, create: bool = True):
     "`path` open under `flock` for a moment (reopened if it was replaced meanwhile); None if it is missing and not `create`."
     while True:
         try:
-            fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0), 0o644)
+            fd = os.open(path, os.O_RDWR | getattr(os, 'O_NOFOLLOW', 0) | (os.O_CREAT if create else 0), 0o644)
         except FileNotFoundError:
             if create:
                 raise
@@ -372,24 +455,40 @@ def _flocked(path: Path, create: bool = True):
             os.close(fd)
 
 
-def _read_record(fd: int) -> dict:
+def _read_record(fd: int, path: Path) -> dict:
+    "The lock's record ({} when empty or cut short by a kill); a record no writer made is a RuntimeError naming the file and how to take over."
     try:
         d = json.loads(os.pread(fd, 1 << 16, 0) or b'{}')
     except ValueError:
         return {}  # cut short by a kill while it was written: nobody holds it
-    return d if isinstance(d, dict) else {}
+    pid = d.get('pid') if isinstance(d, dict) else None
+    if not isinstance(d, dict) or (d and (not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < 2**22)):
+        raise RuntimeError(
+            f'lock {short_path(path)} is damaged (pid {short_repr(pid, 40)}, not a process id); once sure that no '
+            f'process writes this folder, delete {short_path(path)} to take it over'
+        )
+    return d
+
+
+def _check_lock_file(path: Path) -> None:
+    "A lock must be a plain file in its folder: a link or a folder there is a ValueError naming it."
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        what = 'a symbolic link' if path.is_symlink() else 'a folder' if path.is_dir() else 'not a plain file'
+        raise ValueError(f'lock {short_path(path)} is {what}; a lock is a plain file the writer makes: remove it')
 
 
 @contextlib.contextmanager
 def hold_lock(path: str | Path, what: str = 'this folder'):
     "Hold lock file `path` while the block runs; yields the record of a gone holder it took over (None if it was free). A live holder is a `LockHeld`."
     path, me = Path(path), lock_record()
+    _check_lock_file(path)
     with _flocked(path) as fd:
-        old = _read_record(fd)
+        old = _read_record(fd, path)
         why = holder_gone(old, me) if old else None
         if old and why is None:
             todo = (
-                'wait for it to end or stop it (a lock whose process has died is taken over by the next writer)'
+                f'wait for it to end or stop it (kill {old["pid"]}); a lock whose process has died is taken over by the '
+                f'next writer, and if pid {old["pid"]} is not writing this folder, delete {short_path(path)} to take over'
                 if old.get('host') == me['host']
                 else f'it cannot be checked from here: wait for it to end, or, once sure it is gone, delete {short_path(path)}'
             )
@@ -405,5 +504,5 @@ def hold_lock(path: str | Path, what: str = 'this folder'):
         yield {**old, 'why': why} if old else None
     finally:
         with _flocked(path, create=False) as fd:
-            if fd is not None and _read_record(fd) == me:
+            if fd is not None and _read_record(fd, path) == me:
                 path.unlink()

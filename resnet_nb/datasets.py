@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from .core import atomic_save, find_root, resolve_path, lookup
+from .core import atomic_save, find_root, read_plain_pickle, resolve_path, lookup, short_path
 from .data import ImageData, split_indices, to_channels, fit_size, check_loader_kwargs, loader_args
 
 # %% auto #0
@@ -117,19 +117,21 @@ def read_cifar(folder: str | Path, which: str = 'cifar10', train: bool = True) -
     if missing:
         raise FileNotFoundError(f'{which} files missing in {folder}: {", ".join(missing)}')
 
-    def _load(f):
-        with open(folder / f, 'rb') as fh:
-            return pickle.load(fh, encoding='latin1')
+    def _load(f, key):  # plain values and arrays only: a crafted batch runs nothing
+        d = read_plain_pickle(folder / f, f'a {which} batch')
+        if not isinstance(d, dict) or key not in d:
+            raise ValueError(f'{short_path(folder / f)} is not a {which} batch (no {key!r} in it)')
+        return d
 
     xs, ys = [], []
     for f in files:
-        d = _load(f)
+        d = _load(f, 'data')
         xs.append(np.asarray(d['data'], dtype=np.uint8).reshape(-1, 3, 32, 32))
         ys.append(np.asarray(d[fmt['labels']]))
     return ImageData(
         torch.from_numpy(np.concatenate(xs)),
         torch.from_numpy(np.concatenate(ys)).long(),
-        _load(fmt['meta'])[fmt['names']],
+        _load(fmt['meta'], fmt['names'])[fmt['names']],
     )
 
 # %% ../nbs/03_datasets.ipynb #f5e50b46

@@ -10,7 +10,7 @@ from typing import Callable, Optional
 import torch, torch.nn as nn
 from torch import Tensor
 from pathlib import Path
-from .core import atomic_save, check_choice, format_table, format_value, unwrap
+from .core import atomic_save, check_choice, format_table, format_value, short_path, unwrap
 from .similarity import MinibatchCKA, gram, hsic, linear_cka  # noqa: F401  (the maths moved there; still importable from here)
 from .data import ImageData
 from .datasets import get_dataset
@@ -23,7 +23,8 @@ from .runs import RUN_CALLBACKS, Run, RunError
 # %% auto #0
 __all__ = ['STAT_COLS', 'INSPECT_FILES', 'find_modules', 'Hooks', 'default_layers', 'model_summary', 'ActivationStatsCB',
            'weight_grad_stats', 'StatsTable', 'GradStatsCB', 'layer_list', 'recorder_state', 'recorder_from_state',
-           'InspectionSaveCB', 'inspection_callbacks', 'load_inspection', 'save_inspection_figures']
+           'read_recorder_state', 'InspectionSaveCB', 'inspection_callbacks', 'load_inspection',
+           'save_inspection_figures']
 
 # %% ../nbs/25_inspect.ipynb #d433839c
 def find_modules(model: nn.Module, modules) -> dict[str, nn.Module]:
@@ -411,6 +412,17 @@ def recorder_from_state(state: dict) -> _Recorder:
 INSPECT_FILES = {'activations': 'activations.pt', 'gradients': 'gradients.pt'}
 
 
+def read_recorder_state(p: Path) -> dict:
+    "A recorder's file as `recorder_state` wrote it; a cut or crafted one is a RunError naming it (nothing in it runs)."
+    try:
+        d = torch.load(p, map_location='cpu', weights_only=True)
+    except Exception as e:
+        d = e
+    if not isinstance(d, dict) or not {'names', 'steps', 'data'} <= d.keys():
+        raise RunError(f'{short_path(p)} is damaged or not a file a run wrote ({type(d).__name__}); it cannot be read')
+    return d
+
+
 class InspectionSaveCB(Callback):
     "Saves the recorders into `folder` after every epoch and when the fit ends or stops; a resumed run appends to them."
 
@@ -422,7 +434,11 @@ class InspectionSaveCB(Callback):
     def before_fit(self, learn):
         for kind, rec in self.recorders.items():
             p = self.folder / INSPECT_FILES[kind]
-            old = torch.load(p, weights_only=True) if p.exists() else None
+            try:
+                old = read_recorder_state(p) if p.exists() else None
+            except RunError as e:  # the run and its results stay: the file is set aside, its records start afresh
+                old, aside = None, p.replace(p.with_name(p.name + '.damaged'))
+                learn.log(f'{e}: set aside as {short_path(aside)}; its statistics start afresh')
             keep = (
                 [i for i, s in enumerate(old['steps']) if s < learn.step] if old and old['names'] == rec.names else []
             )
@@ -433,7 +449,7 @@ class InspectionSaveCB(Callback):
         "Write every recorder that holds records (atomically)."
         for kind, rec in self.recorders.items():
             if rec.steps:
-                atomic_save(recorder_state(rec), self.folder / INSPECT_FILES[kind])
+                atomic_save(recorder_state(rec), self.folder / INSPECT_FILES[kind], inside=self.folder.parent)
 
     def after_epoch(self, learn):
         self.save()
@@ -465,10 +481,7 @@ def load_inspection(run) -> dict:
     out = {}
     for kind, f in INSPECT_FILES.items():
         if (p := run / 'inspect' / f).exists():
-            try:
-                out[kind] = recorder_from_state(torch.load(p, weights_only=True))
-            except Exception as e:
-                raise RunError(f'{p} cannot be read ({type(e).__name__}); allowed: a file the run wrote') from None
+            out[kind] = recorder_from_state(read_recorder_state(p))
     if not out:
         raise RunError(f'run {run.name} recorded no statistics; allowed: a run trained with inspect_every=N (e.g. 10)')
     return out

@@ -9,29 +9,16 @@ from pathlib import Path
 from typing import Optional
 from tqdm.std import tqdm  # the terminal bar (tqdm.auto would pick a notebook widget in a kernel)
 import numpy as np, torch, torch.nn as nn
-from .core import atomic_save, find_root, is_num, read_json, resolve_path, short_path, unwrap
+from .core import atomic_save, check_inside, find_root, is_num, read_json, resolve_path, short_path, unwrap
 from .config import MONITORS
 from .models import count_params
 from .learner import Callback
 from .callbacks import METRIC_KEYS
 
 # %% auto #0
-__all__ = ['CSV_COLUMNS', 'TB_FINAL', 'HPARAM_BASICS', 'check_inside', 'format_row', 'FileLogCB', 'CSVLoggerCB', 'tb_tag',
-           'hparams_pb', 'TensorBoardCB', 'TerminalProgressCB', 'environment_info', 'model_summary', 'load_history',
-           'best_of', 'SummaryCB', 'flat_hparams', 'sweep_axes', 'hparams_of', 'HParamsCB']
-
-# %% ../nbs/18_logs.ipynb #0abae017
-def check_inside(path: str | Path, folder: str | Path | None = None) -> Path:
-    "`path`, unless it is a symbolic link that leads outside `folder` (default: its parent): then a ValueError naming both."
-    path = Path(path)
-    if path.is_symlink():
-        target, root = path.resolve(), Path(folder or path.parent).resolve()
-        if not target.is_relative_to(root):
-            raise ValueError(
-                f'{short_path(path)} is a symbolic link to {target}, outside {short_path(root)}; '
-                'a run writes only inside its own folder: remove the link'
-            )
-    return path
+__all__ = ['CSV_COLUMNS', 'TB_FINAL', 'HPARAM_BASICS', 'format_row', 'FileLogCB', 'CSVLoggerCB', 'tb_tag', 'hparams_pb',
+           'TensorBoardCB', 'TerminalProgressCB', 'environment_info', 'model_summary', 'load_history', 'best_of',
+           'SummaryCB', 'flat_hparams', 'sweep_axes', 'hparams_of', 'HParamsCB']
 
 # %% ../nbs/18_logs.ipynb #d28e37c3
 def _ts() -> str:
@@ -104,7 +91,7 @@ class CSVLoggerCB(Callback):
         w = csv.DictWriter(buf, fieldnames=list(dict.fromkeys(cols)), extrasaction='ignore')
         w.writeheader()
         w.writerows(learn.history)
-        atomic_save(buf.getvalue(), self.path)
+        atomic_save(buf.getvalue(), self.path, inside=self.path.parent)
 
 
 TB_FINAL = 'zfinal'  # TensorBoard lists tag groups alphabetically: this one comes after acc, loss, lr, time and top5
@@ -194,7 +181,9 @@ class TensorBoardCB(Callback):
         first = read_json(self.log_dir / 'hparams.json').get('first') or hp  # as the run's first session logged them
         changed = [f'{k} {first[k]} -> {v}' for k, v in hp.items() if k in first and first[k] != v]
         hp |= {'changed_on_resume': ', '.join(changed)} if changed else {}
-        atomic_save(json.dumps({'first': first, 'last': hp}, indent=1), self.log_dir / 'hparams.json')
+        atomic_save(
+            json.dumps({'first': first, 'last': hp}, indent=1), self.log_dir / 'hparams.json', self.log_dir.parent
+        )
         for f in self.log_dir.glob('events.out.tfevents.*.hparams'):
             f.unlink()  # TensorBoard keeps the first record of a tag: an earlier session's would hide this one
         fw = FileWriter(str(self.log_dir), filename_suffix='.hparams')
@@ -394,10 +383,13 @@ class SummaryCB(Callback):
             'stop_reason': getattr(learn, 'stop_reason', None),
             'train_seconds': sum(r.get('seconds', 0) for r in h),  # the epochs' own time: no compile warm-up, no test
             'compile_seconds': getattr(learn, 'compile_seconds', None),
+            **{
+                k: v for k, v in self.prev.items() if k.startswith('test_')
+            },  # a finished run's results outlive a later failure
             **getattr(learn, 'test_metrics', {}),
             **(extra or {}),
         }
-        atomic_save(json.dumps(s, indent=2, default=str), self.path)
+        atomic_save(json.dumps(s, indent=2, default=str), self.path, inside=self.path.parent)
         return s
 
     def before_fit(self, learn):

@@ -7,9 +7,8 @@ from __future__ import annotations
 import ast, contextlib, copy, io, json, os, shutil, sys, time
 from pathlib import Path
 import resnet_nb
-from .core import find_root, resolve_path, short_path, short_repr
+from .core import check_inside, find_root, resolve_path, short_path, short_repr
 from .config import TrainConfig, plain_types
-from .logs import check_inside
 from .recipes import make_config, load_recipe
 
 # %% auto #0
@@ -207,7 +206,7 @@ def run_notebook(
     run_dir = run_dir_of(nb)
     if run_dir is None:
         raise RuntimeError(f'{nb_path.name} ended without reporting its run folder; see {out}')
-    shutil.move(str(out), str(run_dir / 'train.ipynb'))
+    shutil.move(str(out), str(check_inside(run_dir / 'train.ipynb', run_dir)))
     return run_dir
 
 # %% ../nbs/27_notebooks.ipynb #db6400f7

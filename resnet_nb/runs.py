@@ -15,6 +15,7 @@ from resnet_nb.core import (
     broadcast,
     check_choice,
     first_value,
+    check_inside,
     hold_lock,
     lock_holder,
     pid_alive,
@@ -141,7 +142,11 @@ class Run:
         return cls(make_run_dir(cfg.runs_dir, cfg.run_name))
 
     def lock(self):
-        "Hold the folder for this process while the block runs (`.lock`, see `hold_lock`); yields the record of a dead holder it took over, or None."
+        "Hold the folder for this process while the block runs (`.lock`, see `hold_lock`), once no link among what a run writes leads out of it (`check_inside`); yields the record of a dead holder it took over, or None."
+        for name in ('checkpoints/last.pt', 'checkpoints/best.pt', 'inspect/activations.pt', 'inspect/gradients.pt'):
+            check_inside(self / name, self.path)
+        for name in ('tb', 'log.txt', 'metrics.csv', 'summary.json', 'config.yaml', 'train.ipynb'):
+            check_inside(self / name, self.path)
         return hold_lock(self / '.lock', f'run {short_path(self.path)}')
 
     def discard_unstarted(self, exc_type, exc, tb) -> None:
@@ -466,7 +471,7 @@ def _session(cfg: TrainConfig, cbs: list, di: DistInfo) -> Run:
         if ck is not None:
             restore_run(learn, run.path, ck, cfg)
         if di.is_main:
-            atomic_save(cfg.replace(resume=None).to_yaml(), run / 'config.yaml')
+            atomic_save(cfg.replace(resume=None).to_yaml(), run / 'config.yaml', inside=run.path)
         fit(learn)
         return run
 

@@ -16,7 +16,7 @@ from .models import count_params
 from .inspect import default_layers
 from .runs import Run
 from .layers import LayerInputs, collect_activations, layer_similarity, pool_arg, view_label
-from .sweep import load_grid, load_manifest, parse_sweep_words, sweep_command
+from .sweep import load_grid, parse_sweep_words, sweep_command, sweep_runs
 from .cluster import SLURM_OPTIONS
 
 # %% auto #0
@@ -62,16 +62,8 @@ def toy_grid(name: str = 'toy', **base) -> dict:
 # %% ../nbs/31_study.ipynb #11616aae
 def load_study(sweep_dir: str | Path) -> tuple[list[Run], list[str]]:
     "The finished runs of the sweep folder `sweep_dir` in grid order, and the names of its points that did not finish."
-    sdir = resolve_path(sweep_dir)
-    if not (sdir / 'sweep.json').is_file():
-        raise ValueError(f'{short_path(sdir)} is not a sweep folder (no sweep.json in it); allowed: a folder runs/sweep-<name> '
-                         'made by resnet_nb sweep or resnet_nb study')  # fmt: skip
-    runs, missing = [], []
-    for r in sorted(load_manifest(sdir)['points'].values(), key=lambda r: r.get('index', 0)):
-        rd = [p for p in (Path(r.get('run_dir') or '-'), sdir / Path(r.get('run_dir') or '-').name) if p.is_dir()]  # fmt: skip
-        ok = r.get('status') == 'done' and rd
-        runs.append(Run.open(rd[0])) if ok else missing.append(f'{r.get("name")} ({r.get("status")})')
-    return runs, missing
+    runs, missing = sweep_runs(sweep_dir)  # the runs inside the folder given; failed, missing or damaged ones noted
+    return [Run(p) for p in runs], missing
 
 # %% ../nbs/31_study.ipynb #e336fecf
 def layer_pc1(model, inputs: LayerInputs, pool: Optional[str] = None, budget: int = 2**27) -> list[float]:

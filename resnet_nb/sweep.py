@@ -16,10 +16,11 @@ from .notebooks import notebook_defaults, recipe_params, run_notebook, stderr_to
 from .runs import Run, RunError, find_run, train
 
 # %% auto #0
-__all__ = ['EXECUTORS', 'split_values', 'parse_sweep_words', 'point_key', 'expand_grid', 'load_grid', 'load_manifest',
-           'varying_keys', 'point_name', 'run_point', 'error_note', 'should_run', 'check_not_held', 'visible_gpus',
-           'gpu_groups', 'check_points', 'sweep_lock', 'point_record', 'point_params', 'run_sweep', 'sweep_table',
-           'Executor', 'register_executor', 'get_executor', 'local_sweep', 'local_train', 'sweep_command']
+__all__ = ['EXECUTORS', 'split_values', 'parse_sweep_words', 'point_key', 'expand_grid', 'load_grid', 'read_manifest',
+           'load_manifest', 'finished_run', 'run_beside', 'sweep_runs', 'varying_keys', 'point_name', 'run_point',
+           'error_note', 'should_run', 'check_not_held', 'visible_gpus', 'gpu_groups', 'check_points', 'sweep_lock',
+           'point_record', 'point_params', 'run_sweep', 'sweep_table', 'Executor', 'register_executor', 'get_executor',
+           'local_sweep', 'local_train', 'sweep_command']
 
 # %% ../nbs/28_sweep.ipynb #cad069ce
 def split_values(s: str) -> list:
@@ -91,6 +92,10 @@ def _check_grid_shape(d: dict, f: str) -> None:
                 'config': 'a recipe name, a file or a mapping',
             }[k]
             raise ValueError(f'sweep file {f}: {k} is {type(d[k]).__name__}; allowed: {want}')
+    if d.get('points') == []:
+        raise ValueError(
+            f'sweep file {f}: points is an empty list; allowed: a list of mappings of settings, or no points key'
+        )
     bad = [i for i, p in enumerate(d.get('points') or []) if not isinstance(p, dict)]
     if bad:
         raise ValueError(
@@ -105,10 +110,74 @@ def _check_grid_shape(d: dict, f: str) -> None:
         check_name(d['name'], f'sweep file {f}: name')
 
 # %% ../nbs/28_sweep.ipynb #473d1d38
+def read_manifest(sweep_dir: str | Path) -> dict | None:
+    "The sweep's `sweep.json` (`{'points': {}}` if new), or None when it is damaged (cut, random bytes, not what a sweep writes)."
+    f = Path(sweep_dir) / 'sweep.json'
+    m = read_json(f)
+    if isinstance(m.get('points'), dict) and all(isinstance(r, dict) for r in m['points'].values()):
+        return m
+    return None if f.exists() else {'points': {}}
+
+
 def load_manifest(sweep_dir: str | Path) -> dict:
-    "The sweep's `sweep.json` (empty if new)."
-    m = read_json(Path(sweep_dir) / 'sweep.json')
-    return m if m.get('points') is not None else {'points': {}}
+    "The sweep's `sweep.json` (empty if new); a damaged one is named on stderr and read as empty (the finished runs beside it still count, see `sweep_runs`)."
+    m = read_manifest(sweep_dir)
+    if m is None:
+        f = short_path(Path(sweep_dir) / 'sweep.json')
+        print(
+            f'{f} is damaged (not the JSON a sweep writes): read as empty; a sweep rebuilds it from the finished runs beside it',
+            file=sys.stderr,
+        )
+    return m or {'points': {}}
+
+
+def finished_run(d: str | Path | None, sdir: Path) -> tuple[Path | None, str]:
+    "The run folder of the name in `d` inside the sweep folder `sdir` when its own summary says completed; else None and why not."
+    name = Path(d).name if d else ''
+    p = sdir / name
+    if name in ('', '.', '..') or not p.is_dir() or p.resolve().parent != sdir.resolve():
+        outside = d and Path(d).is_absolute() and Path(d).parent.resolve() != sdir.resolve()
+        return None, f'its run_dir {short_path(d)} is not inside {short_path(sdir)}' if outside else 'no run folder'
+    try:
+        status = Run(p).status
+    except RunError as e:
+        return None, f'damaged: {e}'
+    return (p, '') if status == 'completed' else (None, f'its run says {status}')
+
+
+def run_beside(sdir: Path, point: dict) -> Path | None:
+    "A finished run in the sweep folder `sdir` whose `config.yaml` holds every setting of `point`: what a lost manifest knew."
+    for c in sorted(sdir.glob('*/config.yaml'), reverse=True):
+        with contextlib.suppress(RunError):
+            cfg = Run(c.parent).raw_config
+            same = all(
+                cfg.get(k) == v for k, v in point.items() if k not in ('name', 'runs_dir', 'resume')
+            )  # sweep's own
+            if same and finished_run(c.parent.name, sdir)[0]:
+                return c.parent
+    return None
+
+
+def sweep_runs(sweep_dir: str | Path) -> tuple[list[Path], list[str]]:
+    "The finished run folders of a sweep, inside the folder given (in grid order), and one note per point left out; a damaged manifest: the finished runs beside it."
+    sdir = resolve_path(sweep_dir)
+    if not (sdir / 'sweep.json').is_file():
+        raise ValueError(f'{short_path(sdir)} is not a sweep folder (no sweep.json in it); allowed: a folder runs/sweep-<name> '
+                         'made by resnet_nb sweep or resnet_nb study')  # fmt: skip
+    man, notes, runs = read_manifest(sdir), [], []
+    recs = sorted(
+        (man or {'points': {}})['points'].values(),
+        key=lambda r: r.get('index', 0) if isinstance(r.get('index'), int) else 0,
+    )
+    if man is None:
+        notes.append(f'{short_path(sdir / "sweep.json")} is damaged: the runs beside it are used')
+        recs = [
+            dict(name=c.parent.name, status='done', run_dir=c.parent.name) for c in sorted(sdir.glob('*/config.yaml'))
+        ]
+    for r in recs:
+        p, why = finished_run(r.get('run_dir'), sdir) if r.get('status') == 'done' else (None, r.get('status'))
+        runs.append(p) if p else notes.append(f'{r.get("name")} ({why})')
+    return runs, notes
 
 
 def varying_keys(points: list[dict]) -> list[str]:
@@ -210,6 +279,10 @@ def _take_gpus(queue) -> None:
 def check_points(points: list[dict], notebook: str | Path | None = None) -> list[str]:
     "Validate every point before any starts (a bad key or value is one line naming the point); returns the sweep's axes."
     axes, defaults = varying_keys(points), notebook_defaults(notebook)
+    if set_by_sweep := [k for k in ('runs_dir', 'name') if k in axes]:
+        raise ValueError(
+            f'sweep axis {set_by_sweep[0]} is not allowed: the sweep sets it (its runs go into its own folder); allowed: any other setting'
+        )
     for i, p in enumerate(points):
         try:
             make_config({**defaults, **p})
@@ -276,6 +349,8 @@ def run_sweep(
 def _sweep_locked(points, name, sdir, jobs, notebook, retry_failed, verbose, axes, groups) -> list[dict]:
     "The body of `run_sweep`, run while the sweep's lock is held."
     man = load_manifest(sdir)
+    if read_manifest(sdir) is None:  # kept as it was, beside the one rebuilt
+        (sdir / 'sweep.json.damaged').write_bytes((sdir / 'sweep.json').read_bytes())
     check_not_held(man, name)
     man.update(name=name, created=man.get('created', time.strftime('%Y-%m-%d %H:%M:%S')), executor='local')
     recs = man['points']
@@ -283,7 +358,15 @@ def _sweep_locked(points, name, sdir, jobs, notebook, retry_failed, verbose, axe
     todo = []
     for i, p in enumerate(points):
         k, r = point_key(p), recs.get(point_key(p), {})
-        if should_run(r, retry_failed):
+        if not r and (d := run_beside(sdir, p)):
+            s = Run(d).summary  # a manifest lost or cut: the finished run of this point is kept, not trained again
+            recs[k] = dict(
+                key=k, index=i, name=point_name(p, axes), params=p, status='done', run_dir=str(d), error=None
+            )
+            recs[k].update(
+                best_val_acc=first_value(s, 'best_val_acc', 'best_monitor'), test_acc=first_value(s, 'test_acc')
+            )
+        if should_run(recs.get(k, r), retry_failed):
             recs[k] = point_record(i, p, axes, r, sdir)
             todo.append(k)
     save()
@@ -394,7 +477,14 @@ def sweep_command(args) -> list[dict]:
         print(format_table(rows, list(dict.fromkeys(k for r in rows for k in r))))
         return points
     kw = dict(name=name, runs_dir=args.runs_dir, jobs=args.jobs, retry_failed=not args.skip_failed)
-    recs = ex.sweep(points, options=vars(args), **kw)
+    try:
+        recs = ex.sweep(points, options=vars(args), **kw)
+    except KeyboardInterrupt:  # Ctrl-C: one line; finished points are in the manifest, a cut one resumes
+        print(
+            f'sweep {name}: interrupted; run the same command again to resume (finished points are kept)',
+            file=sys.stderr,
+        )
+        raise SystemExit(130) from None
     sdir = resolve_path(args.runs_dir) / f'sweep-{name}'
     print(format_table(sweep_table(sdir)))
     print(f'manifest: {short_path(sdir / "sweep.json")}')

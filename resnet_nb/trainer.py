@@ -4,7 +4,7 @@
 
 # %% ../nbs/22_trainer.ipynb #9a63283cbaf04dbcab1f6479b197f3a8
 from __future__ import annotations
-import math, warnings
+import glob, math, warnings
 from pathlib import Path
 from typing import Callable, Optional
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -147,7 +147,9 @@ def build_learner(
 def init_checkpoint(init_from: str, runs_dir: str | Path = 'runs') -> Path:
     "The checkpoint file that `init_from` names: a `.pt` file, a run folder's or a run name's latest `checkpoints/best.pt`."
     cands = [Path(init_from), resolve_path(init_from), resolve_path(runs_dir) / init_from]
-    cands += sorted(resolve_path(runs_dir).glob(f'[0-9]*-{init_from}'), reverse=True)  # <stamp>-<name>, newest first
+    cands += sorted(
+        resolve_path(runs_dir).glob(f'[0-9]*-{glob.escape(init_from)}'), reverse=True
+    )  # <stamp>-<name>, newest first
     for c in cands:
         for f in (c, c / 'checkpoints' / 'best.pt'):
             if f.is_file() and f.suffix == '.pt':
@@ -160,7 +162,10 @@ def init_checkpoint(init_from: str, runs_dir: str | Path = 'runs') -> Path:
 # %% ../nbs/22_trainer.ipynb #1b1b0a3c
 def init_model(model: nn.Module, path: str | Path) -> str:
     "Load the model weights of checkpoint `path` into `model` (a head of another shape stays fresh); returns a note for the log."
-    sd, own = load_checkpoint(path)['model'], model.state_dict()
+    try:
+        sd, own = load_checkpoint(path)['model'], model.state_dict()
+    except RuntimeError as e:  # a damaged or foreign file the user named: their input
+        raise ValueError(f'TrainConfig.init_from: {e}') from None
     head = list(model.named_children())[-1][0]
     differ = [k for k in sd if k in own and sd[k].shape != own[k].shape]
     note = f'initialised from {short_path(path)}'
