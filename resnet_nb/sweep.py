@@ -187,11 +187,10 @@ def varying_keys(points: list[dict]) -> list[str]:
 
 
 def point_name(point: dict, axes: list[str]) -> str:
-    "A readable run name from the plain values that vary across the sweep, e.g. `lr=0.1_model=resnet56`."
-    s = (
-        '_'.join(f'{k}={point[k]}' for k in axes if k in point and isinstance(point[k], (str, int, float, bool)))
-        or 'point'
-    )
+    "A readable run name from the plain values that vary across the sweep, e.g. `lr=0.1_model=resnet56`; a `model_kwargs` axis (a family's sizes) gives its items."
+    spread = lambda k, v: v.items() if k == 'model_kwargs' and isinstance(v, dict) else [(k, v)]
+    items = [kv for k in axes if k in point for kv in spread(k, point[k])]
+    s = '_'.join(f'{k}={v}' for k, v in items if isinstance(v, (str, int, float, bool))) or 'point'
     return re.sub(r'[^A-Za-z0-9.=_+-]+', '-', s)[:80]
 
 
