@@ -392,7 +392,8 @@ def pc_fraction(x: Tensor, k: int = 1) -> float:
     "Fraction of the variance of the centred representation `x` `[n, ...]` explained by its first `k` principal components."
     _check_k(k, 1)
     _check_one(x)
-    s2 = torch.linalg.svdvals(_centred(x)).pow(2)
+    x = _centred(x)  # with more features than inputs, the Gram matrix's eigenvalues are the squared singular values
+    s2 = torch.linalg.eigvalsh(x @ x.T).flip(0).clamp_min(0) if x.shape[1] > len(x) else torch.linalg.svdvals(x).pow(2)
     return float(s2[:k].sum() / s2.sum())
 
 # %% ../nbs/01_similarity.ipynb #d5539451
