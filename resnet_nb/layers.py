@@ -20,6 +20,7 @@ from .loaders import DataLoaders, DeviceLoader, TorchLoader, get_dataloaders, ma
 from .models import count_params
 from .inspect import Hooks, default_layers, find_modules
 from .runs import Run
+from .kept import inputs_key, similarity_key, stored_similarity
 
 # %% auto #0
 __all__ = ['VIEWS', 'CCA_MEASURES', 'LayerInputs', 'eval_mode', 'check_pool', 'pool_arg', 'view_label', 'collect_activations',
@@ -359,6 +360,11 @@ def _ck_label(checkpoint) -> str:
     )
 
 
+def _similarity_entry(load, data, measure: str, pool, kwargs: dict, model_b=None) -> dict:
+    "What `resnet_nb cka` keeps of the model `load()` gives (against `model_b`, if given): `{'matrix': its layer similarity}`."
+    return dict(matrix=layer_similarity(load(), model_b, data, measure, pool=pool, **kwargs))
+
+
 def cka_runs(
     runs: list,
     split: str = 'test',
@@ -373,7 +379,7 @@ def cka_runs(
     pool: Optional[str] = None,
     **kwargs,
 ) -> tuple:
-    "Layer self-similarity of each run's model at `checkpoint` (and of its untrained twin under it) on the same shuffled inputs (default: the first run's `split`) in the view `pool`, by size: (figure, results)."
+    "Layer self-similarity of each run's model at `checkpoint` (and of its untrained twin under it) on the same shuffled inputs (default: the first run's `split`) in the view `pool`, by size, each matrix kept in its run's folder: (figure, results)."
     import matplotlib.pyplot as plt
 
     check_choice('split', split, ('val', 'test'))
@@ -385,12 +391,14 @@ def cka_runs(
         name = f'{runs[0].config.dataset} {split}' if data is None else None
         data = runs[0].dataloaders(split, device) if data is None else data
         data = LayerInputs(data, n_inputs, batch_size, seed, device, split, name=name)
-    twins, results = baseline and checkpoint != 'init', []
+    twins, results, ikey = baseline and checkpoint != 'init', [], inputs_key(data)
     for run, model in sorted(loaded, key=lambda t: count_params(t[1])):
-        sim = lambda m: layer_similarity(m, None, data, measure, pool=pool, **kwargs)
-        r = dict(run=run.name, params=count_params(model), layers=default_layers(model), matrix=sim(model))
-        if twins:
-            r['init'] = sim(run.load_model('init', device))
+        r = dict(run=run.name, params=count_params(model), layers=default_layers(model))
+        for k, ck in (('matrix', checkpoint), ('init', 'init'))[: 1 + twins]:  # each kept in the run's folder
+            load = (lambda: model) if k == 'matrix' else partial(run.load_model, 'init', device)
+            compute = partial(_similarity_entry, load, data, measure, pool, kwargs)
+            skey = similarity_key(run, None, ck, measure, ikey, pool=pool, **kwargs)
+            r[k] = stored_similarity(run, skey, compute)[0]['matrix']
         results.append(r)
     rows, scale = 1 + twins, {} if measure != 'mse' else dict(vmax=None)
     fig, axs = plt.subplots(rows, len(results), figsize=(4.4 * len(results), 3.9 * rows), dpi=72, squeeze=False)
@@ -433,7 +441,9 @@ def cka_command(args) -> Path:
         ra, rb = Run.open(args.run), Run.open(run_b)
         ma, mb = ra.load_model(ck, dev), rb.load_model(ck, dev)
         inputs = LayerInputs(ra.dataloaders(split, dev), n, bs, seed, dev, name=f'{ra.config.dataset} {split}')
-        m = layer_similarity(ma, mb, inputs, measure, pool=pool)
+        skey = similarity_key(ra, rb, ck, measure, inputs_key(inputs), pool=pool)  # kept in the first run's folder
+        compute = partial(_similarity_entry, lambda: ma, inputs, measure, pool, {}, mb)
+        m = stored_similarity(ra, skey, compute)[0]['matrix']
         scale = {} if measure != 'mse' else dict(vmax=None)
         head = f'{measure}, {view_label(pool)}, {_ck_label(ck)}'
         ax = plot_cka(m, default_layers(ma), default_layers(mb), title=f'{head}\n{inputs.label}', **scale)

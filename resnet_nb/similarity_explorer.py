@@ -4,16 +4,17 @@
 
 # %% ../nbs/32_similarity_explorer.ipynb #fa0b4022
 from __future__ import annotations
-import hashlib, html, json
+import html, json
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 import ipywidgets as W
 from .core import short_repr
 from .runs import Run, find_runs
+from .kept import similarity_key, stored_similarity
 from .explore import Busy, StaticView, fig_png, new_figure, show_png, static_view
 
 # %% auto #0
-__all__ = ['family', 'checkpoint_stamp', 'similarity_key', 'stored_similarity', 'SimilarityExplorer', 'explore_similarity']
+__all__ = ['family', 'SimilarityExplorer', 'explore_similarity']
 
 # %% ../nbs/32_similarity_explorer.ipynb #789c053d
 def family(runs_or_sweep) -> list[tuple[Run, int]]:
@@ -27,49 +28,6 @@ def family(runs_or_sweep) -> list[tuple[Run, int]]:
         raise ValueError(f'runs_or_sweep={short_repr(str(x))} has no run with a checkpoint; allowed: finished runs')
     size = lambda r: r.summary.get('params') or sum(p.numel() for p in r.load_model('init').parameters())
     return sorted(((r, size(r)) for r in runs), key=lambda t: (t[1], t[0].name))
-
-# %% ../nbs/32_similarity_explorer.ipynb #b8d2497d
-def checkpoint_stamp(run: Run, checkpoint: str) -> list:
-    "What a run's model at `checkpoint` is made from: the file's name, size and time (`init`: the config's)."
-    p = run.path / 'config.yaml' if checkpoint == 'init' else run.checkpoints.get(checkpoint)
-    if p is None:
-        raise ValueError(
-            f'checkpoint={checkpoint!r} is not allowed for {run.name}; allowed: init, {", ".join(run.checkpoints)}'
-        )
-    st = p.stat()
-    return [checkpoint, p.name, st.st_size, st.st_mtime_ns]
-
-
-def similarity_key(run: Run, other: Optional[Run], checkpoint: str, measure: str, inputs: dict, **view) -> dict:
-    "What the `[La, Lb]` similarity of `run`'s layers against `other`'s (None: its own) depends on, as plain data."
-    b = None if other is None else [str(other.path.resolve()), *checkpoint_stamp(other, checkpoint)]
-    return dict(a=checkpoint_stamp(run, checkpoint), b=b, measure=measure, inputs=inputs, view=view)
-
-# %% ../nbs/32_similarity_explorer.ipynb #31645ec2
-def _slot(key: dict) -> str:
-    what = dict(key, a=key['a'][0], b=key['b'] and key['b'][:2])  # without sizes and times: a newer file, the same slot
-    return hashlib.sha1(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def stored_similarity(run: Run, key: dict, compute: Callable[[], dict]) -> tuple[dict, bool]:
-    "`(entry, read)`: the entry (`{'matrix': ...}`) stored in `run`'s `similarity/` under `key`, else `compute()`d and stored."
-    import torch
-
-    f, text = run.path / 'similarity' / f'{_slot(key)}.pt', json.dumps(key, sort_keys=True, default=str)
-    try:
-        entry = torch.load(f, weights_only=True) if f.is_file() else {}
-    except Exception:  # a damaged file is computed again
-        entry = {}
-    if entry.get('key') == text:
-        return entry, True
-    entry = compute()
-    try:
-        f.parent.mkdir(exist_ok=True)
-        torch.save({**entry, 'key': text}, tmp := f.with_suffix('.tmp'))
-        tmp.replace(f)
-    except OSError:  # a read-only run folder: computed, not kept
-        pass
-    return entry, False
 
 # %% ../nbs/32_similarity_explorer.ipynb #16737253
 class SimilarityExplorer(W.VBox):

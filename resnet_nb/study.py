@@ -15,6 +15,7 @@ from .similarity import block_structure, degenerate, get_similarity, pc_fraction
 from .models import count_params
 from .inspect import default_layers
 from .runs import Run
+from .kept import inputs_key, similarity_key, stored_similarity
 from .layers import LayerInputs, collect_activations, layer_similarity, pool_arg, view_label
 from .sweep import load_grid, parse_sweep_words, sweep_command, sweep_runs
 from .cluster import SLURM_OPTIONS
@@ -98,14 +99,14 @@ def _trained(run: Run, checkpoint) -> dict:
 
 def analyze_run(run: Run | str | Path, inputs: LayerInputs, measure: str = 'linear_cka', checkpoint: str | int = 'last',
                 threshold: float = 0.9, device: str = 'cpu', pool: Optional[str] = None) -> dict:  # fmt: skip
-    "One run in the view `pool`: its family coordinates, parameters, accuracies, and at `checkpoint` ('trained') and 'init': matrix, block structure, first-PC fractions, all on the same activations."
+    "One run in the view `pool`: its family coordinates, parameters, accuracies, and at `checkpoint` ('trained') and 'init': matrix, block structure, first-PC fractions, all on the same activations; the matrices and fractions kept in the run's folder."
     run = Run.open(run)
     out = dict(name=run.name, path=str(run.path), **family_member(run.raw_config), view=view_label(pool))
     out.update(test_acc=first_value(run.summary, 'test_acc'), **_trained(run, checkpoint))
-    for key, which in (('trained', checkpoint), ('init', 'init')):
-        model = run.load_model(which, device)
-        m = layer_similarity(model, None, inputs, measure, pool=pool)
-        out[key] = _scores(m, layer_pc1(model, inputs, pool), threshold)
+    for key, which in (('trained', checkpoint), ('init', 'init')):  # each kept in the run's folder
+        model, skey = run.load_model(which, device), similarity_key(run, None, which, measure, inputs_key(inputs), pool=pool, pc1=1)  # fmt: skip
+        e = stored_similarity(run, skey, lambda: dict(matrix=layer_similarity(model, None, inputs, measure, pool=pool), pc1=layer_pc1(model, inputs, pool)))[0]  # fmt: skip
+        out[key] = _scores(e['matrix'], e['pc1'], threshold)
     return {**out, 'params': count_params(model), 'layers': default_layers(model)}
 
 # %% ../nbs/31_study.ipynb #22d85662
