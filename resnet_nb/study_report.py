@@ -82,7 +82,10 @@ def plot_summary(study: dict, scores: tuple = SCORES):
             first = next(r for r in res if r['line'] == line)
             for pre, shift, fmt, what in (('', 1.0, 'o-', 'trained'), ('init_', 1.07, 's--', 'untrained')):
                 mean = [r[f'{pre}{s}'] for r in rs]
-                err = [[max(0, m - r[f'{pre}{s}_min']) for m, r in zip(mean, rs)], [max(0, r[f'{pre}{s}_max'] - m) for m, r in zip(mean, rs)]]  # fmt: skip (a mean of equal seeds may round past them)
+                err = [
+                    [max(0, m - r[f'{pre}{s}_min']) for m, r in zip(mean, rs)],
+                    [max(0, r[f'{pre}{s}_max'] - m) for m, r in zip(mean, rs)],
+                ]  # a mean of equal seeds may round past them
                 kw = dict(mfc='none', alpha=0.6) if pre else {}
                 ax.errorbar([v * shift for v in x], mean, yerr=err, fmt=fmt, color=c, capsize=3, label=f'{_line_label(first)}, {what}', **kw)  # fmt: skip
                 pts = [(r['params'] * shift, r['trained' if not pre else 'init'][s]) for r in res if r['line'] == line]
