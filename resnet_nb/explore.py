@@ -8,7 +8,8 @@ import html, io, json
 from pathlib import Path
 from typing import Callable, Optional
 import ipywidgets as W
-from .core import check_choice, first_value, is_num, resolve_path, short_repr, widget_frontend
+from .core import check_choice, is_num, resolve_path, short_repr, widget_frontend
+from .files import first_value
 from .config import TrainConfig
 from .runs import Run, RunError, find_runs
 from .compare import RunTable

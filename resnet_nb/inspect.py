@@ -10,7 +10,8 @@ from typing import Callable, Optional
 import torch, torch.nn as nn
 from torch import Tensor
 from pathlib import Path
-from .core import atomic_save, check_choice, format_table, format_value, short_path, unwrap
+from .core import check_choice, format_table, format_value, short_path, unwrap
+from .files import atomic_save
 from .similarity import MinibatchCKA, gram, hsic, linear_cka  # noqa: F401  (the maths moved there; still importable from here)
 from .data import ImageData
 from .datasets import get_dataset

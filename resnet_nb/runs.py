@@ -11,14 +11,8 @@ import torch, torch.nn as nn, yaml
 from fastcore.basics import patch
 import torch.distributed as dist
 from resnet_nb.core import (
-    atomic_save,
     broadcast,
     check_choice,
-    first_value,
-    check_inside,
-    hold_lock,
-    lock_holder,
-    pid_alive,
     resolve_device,
     resolve_path,
     seed_everything,
@@ -29,6 +23,8 @@ from resnet_nb.core import (
     DistInfo,
     Registry,
 )
+from .files import atomic_save, first_value, check_inside
+from .locks import hold_lock, lock_holder, pid_alive
 from .config import TrainConfig
 from .models import count_params, create_model, freeze
 from .learner import Learner
