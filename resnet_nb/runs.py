@@ -361,7 +361,7 @@ def summary_lines(run_dir: str | Path) -> str:
 
 # %% ../nbs/23_runs.ipynb #cdf66aed5cc84ca1b48e60bad68798a8
 RUN_CALLBACKS = Registry(
-    'run callbacks', provides={'inspect_every': 'resnet_nb.inspect'}
+    'run callbacks', provides={'inspect_every': 'resnet_nb.inspect_runs'}
 )  # setting -> make(learn, cfg, run)
 
 
