@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Optional
 import numpy as np, torch, torch.nn as nn
 import torch.distributed as dist
-from .core import atomic_save, dist_on, rank_world, short_path, unwrap
+from .core import dist_on, rank_world, short_path, unwrap
+from .files import atomic_save
 from .config import MONITORS, TrainConfig
 from .learner import Callback, Learner
 from .callbacks import NonFiniteError, improved, nonfinite_tensors

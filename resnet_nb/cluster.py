@@ -9,7 +9,9 @@ from pathlib import Path
 import yaml
 from filelock import FileLock
 from submitit.helpers import Checkpointable, DelayedSubmission
-from .core import atomic_save, check_choice, pid_alive, resolve_path, short_path
+from .core import check_choice, resolve_path, short_path
+from .files import atomic_save
+from .locks import pid_alive
 from .config import parse_value
 from .recipes import make_config
 from .callbacks import RunInterrupted

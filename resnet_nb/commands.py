@@ -145,7 +145,7 @@ def cmd_cka(args, cbs=None) -> Path:
 def cmd_inspect(args, cbs=None) -> list[Path]:
     "`resnet_nb inspect RUN [--out FOLDER]`: the figures of the statistics the run recorded (`inspect_every`), as PNGs."
     from resnet_nb.core import short_path
-    from resnet_nb.inspect import save_inspection_figures
+    from resnet_nb.inspect_runs import save_inspection_figures
 
     try:
         paths = save_inspection_figures(args.run, args.out)

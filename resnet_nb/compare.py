@@ -8,7 +8,8 @@ import html, json, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import torch
-from .core import check_choice, resolve_path, first_value, format_value, format_table
+from .core import check_choice, resolve_path, format_value, format_table
+from .files import first_value
 from .config import TrainConfig
 from .runs import Run, RunError, find_runs
 from .live import clip_outliers, plot_history

@@ -12,7 +12,8 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from .core import atomic_save, find_root, read_plain_pickle, resolve_path, lookup, short_path
+from .core import find_root, resolve_path, lookup, short_path
+from .files import atomic_save, read_plain_pickle
 from .data import ImageData, split_indices, to_channels, fit_size, check_loader_kwargs, loader_args
 
 # %% auto #0

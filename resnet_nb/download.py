@@ -8,7 +8,8 @@ import gzip, hashlib, os, tarfile, urllib.error, urllib.request
 from pathlib import Path
 from tqdm.auto import tqdm
 from torchvision import datasets as tvd
-from .core import atomic_save, check_choice, resolve_path, short_path
+from .core import check_choice, resolve_path, short_path
+from .files import atomic_save
 from .datasets import CIFAR_FORMAT, DATASETS
 
 # %% auto #0

@@ -8,12 +8,14 @@ import html, io, json
 from pathlib import Path
 from typing import Callable, Optional
 import ipywidgets as W
-from .core import check_choice, first_value, is_num, resolve_path, short_repr, widget_frontend
+from .core import check_choice, is_num, resolve_path, short_repr, widget_frontend
+from .files import first_value
 from .config import TrainConfig
 from .runs import Run, RunError, find_runs
 from .compare import RunTable
 from .live import clip_outliers
 from . import inspect as inspect_mod
+from .inspect_runs import load_inspection
 
 # %% auto #0
 __all__ = ['SCREEN_DPI', 'PIXEL_RATIO', 'MIN_PT', 'static_view', 'readable', 'fig_png', 'shown_width', 'show_png', 'new_figure',
@@ -366,10 +368,7 @@ def inspection_records(run_or_recorders) -> dict:
     "`{'acts': ActivationStatsCB or None, 'grads': GradStatsCB or None}` from recorders (one, a list or a dict) or a run."
     items, kinds = run_or_recorders, {inspect_mod.ActivationStatsCB: 'acts', inspect_mod.GradStatsCB: 'grads'}
     if isinstance(items, (str, Path, Run)):
-        run, load = Run.open(items), getattr(inspect_mod, 'load_inspection', None)
-        if load is None:
-            raise ValueError(f'run {run.name} recorded no statistics; allowed: recorders that recorded a fit')
-        items = load(run)
+        items = load_inspection(Run.open(items))
     items = list(items.values()) if isinstance(items, dict) else items if isinstance(items, (list, tuple)) else [items]
     out = dict(acts=None, grads=None)
     for r in items:

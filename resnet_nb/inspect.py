@@ -9,8 +9,7 @@ from functools import partial
 from typing import Callable, Optional
 import torch, torch.nn as nn
 from torch import Tensor
-from pathlib import Path
-from .core import atomic_save, check_choice, format_table, format_value, short_path, unwrap
+from .core import check_choice, format_table, format_value, unwrap
 from .similarity import MinibatchCKA, gram, hsic, linear_cka  # noqa: F401  (the maths moved there; still importable from here)
 from .data import ImageData
 from .datasets import get_dataset
@@ -18,13 +17,10 @@ from .loaders import DataLoaders
 from .learner import Callback
 from .logs import TensorBoardCB
 from .logs import model_summary as summary_text
-from .runs import RUN_CALLBACKS, Run, RunError
 
 # %% auto #0
-__all__ = ['STAT_COLS', 'INSPECT_FILES', 'find_modules', 'Hooks', 'default_layers', 'model_summary', 'ActivationStatsCB',
-           'weight_grad_stats', 'StatsTable', 'GradStatsCB', 'layer_list', 'recorder_state', 'recorder_from_state',
-           'read_recorder_state', 'InspectionSaveCB', 'inspection_callbacks', 'load_inspection',
-           'save_inspection_figures']
+__all__ = ['STAT_COLS', 'find_modules', 'Hooks', 'default_layers', 'model_summary', 'ActivationStatsCB', 'weight_grad_stats',
+           'StatsTable', 'GradStatsCB']
 
 # %% ../nbs/25_inspect.ipynb #d433839c
 def find_modules(model: nn.Module, modules) -> dict[str, nn.Module]:
@@ -376,135 +372,3 @@ class GradStatsCB(_Recorder):
     def figures(self) -> dict:
         "The picture for TensorBoard."
         return {'grad_weight_ratio': self._fig((6, 6), ncols=1)}
-
-# %% ../nbs/25_inspect.ipynb #c7b5f42e
-def layer_list(layers) -> Optional[list[str]]:
-    "`inspect_layers` as a list of names or patterns (text `a,b` is split), or None for `default_layers`."
-    return [s.strip() for s in layers.split(',')] if isinstance(layers, str) else layers
-
-
-def recorder_state(rec: _Recorder) -> dict:
-    "What an ActivationStatsCB or GradStatsCB recorded, as plain tensors, lists and numbers."
-    out = dict(names=list(rec.names), steps=list(rec.steps), data=rec.data, every=rec.every)
-    if isinstance(rec, ActivationStatsCB):
-        return out | dict(bins=rec.bins, zero_eps=rec.zero_eps, hist_max=rec.hist_max)
-    return out | dict(shapes=[list(p.shape) for p in rec.params], trainable=[p.requires_grad for p in rec.params])
-
-
-def recorder_from_state(state: dict) -> _Recorder:
-    "The ActivationStatsCB or GradStatsCB that `recorder_state` saved, with its tables and plots."
-    if 'bins' in state:
-        rec = ActivationStatsCB(every=state['every'], bins=state['bins'], zero_eps=state['zero_eps'])
-        rec.hist_max = state['hist_max']
-    else:
-        rec = GradStatsCB(every=state['every'])
-        rec.params = [
-            torch.empty(s, device='meta').requires_grad_(t) for s, t in zip(state['shapes'], state['trainable'])
-        ]
-    rec.names, rec.steps, rec._rows = (
-        list(state['names']),
-        list(state['steps']),
-        [state['data']] if state['steps'] else [],
-    )
-    return rec
-
-# %% ../nbs/25_inspect.ipynb #b644a83a
-INSPECT_FILES = {'activations': 'activations.pt', 'gradients': 'gradients.pt'}
-
-
-def read_recorder_state(p: Path) -> dict:
-    "A recorder's file as `recorder_state` wrote it; a cut or crafted one is a RunError naming it (nothing in it runs)."
-    try:
-        d = torch.load(p, map_location='cpu', weights_only=True)
-    except Exception as e:
-        d = e
-    if not isinstance(d, dict) or not {'names', 'steps', 'data'} <= d.keys():
-        raise RunError(f'{short_path(p)} is damaged or not a file a run wrote ({type(d).__name__}); it cannot be read')
-    return d
-
-
-class InspectionSaveCB(Callback):
-    "Saves the recorders into `folder` after every epoch and when the fit ends or stops; a resumed run appends to them."
-
-    order = 1  # after the recorders' before_fit: their layer names are known
-
-    def __init__(self, folder, recorders: dict):
-        self.folder, self.recorders = Path(folder), recorders
-
-    def before_fit(self, learn):
-        for kind, rec in self.recorders.items():
-            p = self.folder / INSPECT_FILES[kind]
-            try:
-                old = read_recorder_state(p) if p.exists() else None
-            except RunError as e:  # the run and its results stay: the file is set aside, its records start afresh
-                old, aside = None, p.replace(p.with_name(p.name + '.damaged'))
-                learn.log(f'{e}: set aside as {short_path(aside)}; its statistics start afresh')
-            keep = (
-                [i for i, s in enumerate(old['steps']) if s < learn.step] if old and old['names'] == rec.names else []
-            )
-            if keep:  # records made after the checkpoint that this fit resumes from are made again
-                rec.steps[:0], rec._rows[:0] = [old['steps'][i] for i in keep], [old['data'][keep]]
-
-    def save(self) -> None:
-        "Write every recorder that holds records (atomically)."
-        for kind, rec in self.recorders.items():
-            if rec.steps:
-                atomic_save(recorder_state(rec), self.folder / INSPECT_FILES[kind], inside=self.folder.parent)
-
-    def after_epoch(self, learn):
-        self.save()
-
-    def cleanup_fit(self, learn):
-        self.save()
-
-
-def inspection_callbacks(learn, cfg, run) -> list:
-    "The recorders that `cfg.inspect_every` and `cfg.inspect_layers` ask for, and their `InspectionSaveCB` into `run`/inspect."
-    if not cfg.inspect_every:
-        return []
-    try:
-        layers = list(find_modules(learn.model, layer_list(cfg.inspect_layers) or default_layers(learn.model)))
-    except ValueError as e:
-        raise ValueError(str(e).replace('modules=', 'TrainConfig.inspect_layers: ', 1)) from None  # names the culprit
-    tb = min(5, cfg.epochs)
-    recs = dict(activations=ActivationStatsCB(layers, cfg.inspect_every, tb_every=tb))
-    recs['gradients'] = GradStatsCB(cfg.inspect_every, tb_every=tb)
-    return [*recs.values(), InspectionSaveCB(Path(run) / 'inspect', recs)]
-
-
-RUN_CALLBACKS['inspect_every'] = inspection_callbacks  # resnet_nb.runs imports this module when a run asks for it
-
-# %% ../nbs/25_inspect.ipynb #05d90dc8
-def load_inspection(run) -> dict:
-    "`{'activations': ActivationStatsCB, 'gradients': GradStatsCB}` that a run recorded (`inspect_every`), plots working."
-    run = Run.open(run)
-    out = {}
-    for kind, f in INSPECT_FILES.items():
-        if (p := run / 'inspect' / f).exists():
-            out[kind] = recorder_from_state(read_recorder_state(p))
-    if not out:
-        raise RunError(f'run {run.name} recorded no statistics; allowed: a run trained with inspect_every=N (e.g. 10)')
-    return out
-
-# %% ../nbs/25_inspect.ipynb #1b27da22
-def save_inspection_figures(run, out=None) -> list[Path]:
-    "PNGs of the statistics `run` recorded, into `out` (default: the run's `inspect/` folder): the paths written."
-    import matplotlib.pyplot as plt
-
-    rec, folder = load_inspection(run), Path(out) if out is not None else Run.open(run) / 'inspect'
-    folder.mkdir(parents=True, exist_ok=True)
-    draw = {}
-    if 'activations' in rec:
-        draw |= {
-            'activation_stats': rec['activations']._fig_stats,
-            'activation_hist': rec['activations']._fig_color_dim,
-        }
-    if 'gradients' in rec:
-        draw['grad_weight_ratio'] = rec['gradients']._fig
-    paths = []
-    for name, make in draw.items():
-        fig = make()
-        fig.savefig(folder / f'{name}.png', dpi=100)
-        plt.close(fig)
-        paths.append(folder / f'{name}.png')
-    return paths

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Optional
 from tqdm.std import tqdm  # the terminal bar (tqdm.auto would pick a notebook widget in a kernel)
 import numpy as np, torch, torch.nn as nn
-from .core import atomic_save, check_inside, find_root, is_num, read_json, resolve_path, short_path, unwrap
+from .core import find_root, is_num, resolve_path, short_path, unwrap
+from .files import atomic_save, check_inside, read_json
 from .config import MONITORS
 from .models import count_params
 from .learner import Callback

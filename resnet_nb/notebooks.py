@@ -7,7 +7,8 @@ from __future__ import annotations
 import ast, contextlib, copy, io, json, os, shutil, sys, time
 from pathlib import Path
 import resnet_nb
-from .core import check_inside, find_root, resolve_path, short_path, short_repr
+from .core import find_root, resolve_path, short_path, short_repr
+from .files import check_inside
 from .config import TrainConfig, plain_types
 from .recipes import make_config, load_recipe
 

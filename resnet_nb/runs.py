@@ -11,14 +11,8 @@ import torch, torch.nn as nn, yaml
 from fastcore.basics import patch
 import torch.distributed as dist
 from resnet_nb.core import (
-    atomic_save,
     broadcast,
     check_choice,
-    first_value,
-    check_inside,
-    hold_lock,
-    lock_holder,
-    pid_alive,
     resolve_device,
     resolve_path,
     seed_everything,
@@ -29,6 +23,8 @@ from resnet_nb.core import (
     DistInfo,
     Registry,
 )
+from .files import atomic_save, first_value, check_inside
+from .locks import hold_lock, lock_holder, pid_alive
 from .config import TrainConfig
 from .models import count_params, create_model, freeze
 from .learner import Learner
@@ -365,7 +361,7 @@ def summary_lines(run_dir: str | Path) -> str:
 
 # %% ../nbs/23_runs.ipynb #cdf66aed5cc84ca1b48e60bad68798a8
 RUN_CALLBACKS = Registry(
-    'run callbacks', provides={'inspect_every': 'resnet_nb.inspect'}
+    'run callbacks', provides={'inspect_every': 'resnet_nb.inspect_runs'}
 )  # setting -> make(learn, cfg, run)
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Optional
 from torch import Tensor
 import resnet_nb
-from .core import atomic_save, check_choice, find_root, first_value, is_num
+from .core import check_choice, find_root, is_num
+from .files import atomic_save, first_value
 from .core import resolve_device, resolve_path, short_path, short_repr
 from .similarity import block_structure, degenerate, get_similarity, pc_fraction
 from .models import count_params

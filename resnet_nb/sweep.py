@@ -8,7 +8,8 @@ import contextlib, hashlib, itertools, json, multiprocessing as mp, os, re, sys,
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, NamedTuple
-from .core import resolve_path, short_path, read_json, first_value, atomic_save, format_table, lookup, Registry
+from .core import resolve_path, short_path, format_table, lookup, Registry
+from .files import read_json, first_value, atomic_save
 from filelock import FileLock, Timeout
 from .config import check_name, parse_value
 from .recipes import config_changes, make_config, read_yaml_file, split_words
