@@ -12,6 +12,7 @@ from .core import check_choice, resolve_path, format_value, format_table
 from .files import first_value
 from .config import TrainConfig
 from .runs import Run, RunError, find_runs
+from .figures import PAGE_WIDTH, SCREEN_DPI, readable
 from .live import clip_outliers, plot_history
 
 # %% auto #0
@@ -118,13 +119,13 @@ def _label(cfg: dict, keys: list[str], run_dir: Path) -> str:
     return ', '.join(f'{k}={cfg.get(k)}' for k in keys) if keys else run_dir.name
 
 
-def plot_runs(runs: str | Path | list = 'runs', labels: list[str] | None = None, figsize: tuple = (11, 3.6)):
+def plot_runs(runs: str | Path | list = 'runs', labels: list[str] | None = None, figsize: tuple = (PAGE_WIDTH, 3.4)):
     "Loss and accuracy curves of several runs on one pair of axes, labelled by the settings that differ; the loss axis holds the bulk of the values (a diverged point is marked at its edge)."
     import matplotlib.pyplot as plt
 
     loaded = read_runs(runs)
     keys = _varying([r['config'] for r in loaded])
-    fig, axs = plt.subplots(1, 2, figsize=figsize)
+    fig, axs = plt.subplots(1, 2, figsize=figsize, dpi=SCREEN_DPI, layout='constrained')
     for i, r in enumerate(loaded):
         plot_history(
             r['history'],
@@ -133,8 +134,7 @@ def plot_runs(runs: str | Path | list = 'runs', labels: list[str] | None = None,
             color=f'C{i % 10}',
         )
     clip_outliers(axs[0], k=1.0)  # a diverged run must not flatten the others (epoch points only: a tighter bulk)
-    fig.tight_layout()
-    return fig
+    return readable(fig)
 
 # %% ../nbs/30_compare.ipynb #3aef222d
 def tb_hparams(run_dir: str | Path) -> dict:

@@ -14,14 +14,15 @@ from .config import TrainConfig
 from .runs import Run, RunError, find_runs
 from .compare import RunTable
 from .live import clip_outliers
+from .figures import MIN_PT, fig_png, new_figure, shown_width
 from . import inspect as inspect_mod
 from .inspect_runs import load_inspection
 
 # %% auto #0
-__all__ = ['SCREEN_DPI', 'PIXEL_RATIO', 'MIN_PT', 'static_view', 'readable', 'fig_png', 'shown_width', 'show_png', 'new_figure',
-           'html_table', 'StaticView', 'Busy', 'fake_runs', 'differing_keys', 'read_config', 'load_runs', 'run_rows',
-           'sort_rows', 'history_metrics', 'draw_curves', 'run_figures', 'RunsExplorer', 'explore_runs',
-           'inspection_records', 'weight_names', 'draw_inspection', 'InspectionExplorer', 'explore_inspection']
+__all__ = ['static_view', 'show_png', 'html_table', 'StaticView', 'Busy', 'fake_runs', 'differing_keys', 'read_config',
+           'load_runs', 'run_rows', 'sort_rows', 'history_metrics', 'draw_curves', 'run_figures', 'RunsExplorer',
+           'explore_runs', 'inspection_records', 'weight_names', 'draw_inspection', 'InspectionExplorer',
+           'explore_inspection']
 
 # %% ../nbs/32_explore.ipynb #b0739d99
 def static_view(static: Optional[bool]) -> bool:
@@ -31,42 +32,10 @@ def static_view(static: Optional[bool]) -> bool:
     return not widget_frontend() if static is None else static
 
 # %% ../nbs/32_explore.ipynb #4397855f
-SCREEN_DPI, PIXEL_RATIO, MIN_PT = 96, 2, 9  # CSS pixels per inch; pixels drawn per CSS pixel; the smallest text, pt
-
-
-def readable(fig, min_pt: float = MIN_PT):
-    "The figure with every text (titles, labels, ticks, legends) at least `min_pt` points."
-    for t in fig.findobj(lambda a: hasattr(a, 'get_fontsize') and hasattr(a, 'get_text')):
-        if t.get_fontsize() < min_pt:
-            t.set_fontsize(min_pt)
-    return fig
-
-
-def fig_png(fig, dpi: int = SCREEN_DPI * PIXEL_RATIO) -> bytes:
-    "The figure as PNG bytes at `dpi` (what both the widget and the static view show), its texts `readable`."
-    buf = io.BytesIO()
-    readable(fig).savefig(buf, format='png', dpi=dpi, bbox_inches='tight')
-    return buf.getvalue()
-
-
-def shown_width(png: bytes) -> int:
-    "The width in CSS pixels a PNG is drawn for: its pixels at the density in its header (`SCREEN_DPI` without one)."
-    width, at = int.from_bytes(png[16:20], 'big'), png.find(b'pHYs', 0, 200)
-    per_m = int.from_bytes(png[at + 4 : at + 8], 'big') if at > 0 and png[at + 12] == 1 else 0
-    return round(width * SCREEN_DPI / (per_m * 0.0254 if per_m else SCREEN_DPI))
-
-
 def show_png(image: W.Image, png: bytes) -> None:
     "Put the PNG in the image widget at the size it was drawn for (never shrunk by a narrow window: it scrolls)."
     image.value, image.layout.width = png, f'{shown_width(png)}px'
     image.layout.min_width = image.layout.width
-
-
-def new_figure(figsize: tuple):
-    "A matplotlib Figure outside pyplot: shown only where it is put, freed when dropped."
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=figsize, dpi=SCREEN_DPI, layout='constrained')
 
 
 def html_table(rows: list[dict], cols: list[str]) -> str:

@@ -5,6 +5,7 @@
 # %% ../nbs/21_live.ipynb #9b0869b9
 from __future__ import annotations
 import io, math, time
+from textwrap import fill
 from pathlib import Path
 
 import torch
@@ -15,14 +16,15 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from .core import is_num, rank_world
+from .figures import PAGE_WIDTH, PIXEL_RATIO, SCREEN_DPI, png_output, readable
 from .bars import Bar, Progress, fmt_time
 from .callbacks import StopButton
 from .learner import Callback
 from .logs import CSVLoggerCB, load_history
 
 # %% auto #0
-__all__ = ['smooth', 'summary_line', 'robust_limits', 'clip_outliers', 'draw_history', 'plot_history', 'Chart', 'render_chart',
-           'MetricsTable', 'LiveChartCB']
+__all__ = ['smooth', 'summary_line', 'robust_limits', 'clip_outliers', 'draw_history', 'history_legend', 'plot_history', 'Chart',
+           'history_figure', 'render_chart', 'MetricsTable', 'LiveChartCB']
 
 # %% ../nbs/21_live.ipynb #eb8147f4
 def smooth(xs: list[float], beta: float = 0.9) -> list[float]:
@@ -100,11 +102,11 @@ def clip_outliers(ax, k: float = 2.0) -> int:
     ax.text(
         0.99,
         0.98,
-        f'y axis clipped to the bulk: {n} point(s) beyond it at the edge (triangles)',
+        f'{n} point(s) beyond the axis\n(triangles at its edge)',
         transform=ax.transAxes,
         ha='right',
         va='top',
-        fontsize=7,
+        fontsize=9,
         color='0.3',
         gid='clipped',
     )
@@ -152,9 +154,22 @@ def draw_history(
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if n_epochs:
             ax.set_xlim(0, max(n_epochs, ax.get_xlim()[1]) + 0.05)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8)
+    history_legend(axs)
     return axs
+
+
+def history_legend(axs) -> None:
+    "One legend for both panels, under them (never over the curves); redrawn with every run an overlay adds."
+    fig, seen = axs[0].figure, {}
+    for ax in axs:
+        for h, l in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(l, h)
+    for old in list(fig.legends):
+        old.remove()
+    if seen:
+        per_col = 5.4 * max(map(len, seen)) + 30  # points: 9 pt characters and the line's sample
+        cols = max(1, min(len(seen), 3, int(fig.get_figwidth() * 72 // per_col)))
+        fig.legend(list(seen.values()), list(seen), loc='outside lower center', ncols=cols, fontsize=9)
 
 # %% ../nbs/21_live.ipynb #5aefdec4
 def plot_history(
@@ -165,7 +180,7 @@ def plot_history(
     label: str | None = None,
     color: str | None = None,
     title: str | None = None,
-    figsize: tuple = (10, 3.4),
+    figsize: tuple = (PAGE_WIDTH, 3.0),
 ):
     "Loss and accuracy curves from `learn.history` or a run dir's `metrics.csv`; pass `axs` and `label` to overlay runs."
     if isinstance(history_or_run_dir, (str, Path)):
@@ -180,9 +195,11 @@ def plot_history(
     if axs is None:
         import matplotlib.pyplot as plt
 
-        fig, axs = plt.subplots(1, 2, figsize=figsize, layout='constrained')
+        fig, axs = plt.subplots(1, 2, figsize=figsize, dpi=SCREEN_DPI, layout='constrained')
         fig.suptitle(title if title is not None else summary_line(h, n_epochs), fontsize=10)
-    return draw_history(axs, h, batch_losses, n_epochs, label, color)
+    draw_history(axs, h, batch_losses, n_epochs, label, color)
+    readable(axs[0].figure)
+    return axs
 
 # %% ../nbs/21_live.ipynb #3c1e164f
 class Chart:
@@ -192,10 +209,27 @@ class Chart:
         self.png, self.text = png, text
 
     def _repr_png_(self):
-        return self.png
+        return png_output(self.png)  # shown at the size it was drawn for
 
     def __repr__(self):
         return self.text
+
+
+def history_figure(
+    history: list[dict],
+    batch_losses: tuple | None = None,
+    n_epochs: int | None = None,
+    title: str | None = None,
+    figsize: tuple = (PAGE_WIDTH, 3.0),
+    dpi: int = SCREEN_DPI * PIXEL_RATIO,
+) -> Figure:
+    "The history chart as a Figure outside pyplot, drawn at `dpi`, its texts `readable`."
+    fig = Figure(figsize=figsize, dpi=dpi, layout='constrained')
+    FigureCanvasAgg(fig)  # drawn off-screen, without pyplot
+    draw_history(fig.subplots(1, 2), history, batch_losses, n_epochs)
+    head = fill(title or summary_line(history, n_epochs), int(figsize[0] * 72 / 5.4))  # 9 pt lines that fit
+    fig.suptitle(head, fontsize=9)
+    return readable(fig)
 
 
 def render_chart(
@@ -203,17 +237,11 @@ def render_chart(
     batch_losses: tuple | None = None,
     n_epochs: int | None = None,
     title: str | None = None,
-    figsize: tuple = (10, 3.4),
-    dpi: int = 80,
     colors: int | None = 64,
+    **kwargs,
 ) -> Chart:
-    "Draw the history chart off-screen into a `Chart` (a `colors`-colour palette PNG; None: full colour), summary in its metadata."
-    fig = Figure(figsize=figsize, dpi=dpi)
-    FigureCanvasAgg(fig)
-    draw_history(fig.subplots(1, 2), history, batch_losses, n_epochs)
-    text = summary_line(history, n_epochs)
-    fig.suptitle(title or text, fontsize=10)
-    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.15, top=0.82, wspace=0.18)
+    "Draw the history chart off-screen into a `Chart` (a `colors`-colour palette PNG; None: full colour), summary in its metadata; `kwargs`: `history_figure`'s."
+    fig, text = history_figure(history, batch_losses, n_epochs, title, **kwargs), summary_line(history, n_epochs)
     meta = {'Title': 'resnet_nb training chart', 'Description': text}
     buf = io.BytesIO()
     if colors is None:
@@ -224,7 +252,9 @@ def render_chart(
     info = PngInfo()
     for k, v in meta.items():
         info.add_text(k, v)
-    img.convert('RGB').quantize(colors=colors).save(buf, format='png', optimize=True, pnginfo=info)
+    img.convert('RGB').quantize(colors=colors).save(
+        buf, format='png', optimize=True, pnginfo=info, dpi=(fig.dpi, fig.dpi)
+    )
     return Chart(buf.getvalue(), text)
 
 # %% ../nbs/21_live.ipynb #ff20a2da
@@ -293,7 +323,7 @@ class LiveChartCB(Callback):
         bar_every: float = 0.5,
         table: bool = True,
         max_overhead: float = 0.1,
-        figsize: tuple = (10, 3.4),
+        figsize: tuple = (PAGE_WIDTH, 3.0),
         display=None,
         clock=time.perf_counter,
         stop_button: bool | None = None,

@@ -11,7 +11,8 @@ import ipywidgets as W
 from .core import short_repr
 from .runs import Run, find_runs
 from .kept import similarity_key, stored_similarity
-from .explore import Busy, StaticView, fig_png, new_figure, show_png, static_view
+from .figures import fig_png, new_figure
+from .explore import Busy, StaticView, show_png, static_view
 
 # %% auto #0
 __all__ = ['family', 'SimilarityExplorer', 'explore_similarity']

@@ -79,6 +79,11 @@ def small_png(b64: str, max_width: int = MAX_WIDTH) -> str:
     return base64.b64encode(buf.getvalue()).decode() + '\n'
 
 
+def png_width(b64: str) -> int:
+    "The width in pixels of a base64 PNG, from its header."
+    return int.from_bytes(base64.b64decode(b64[:32])[16:20], 'big')
+
+
 def tidy_outputs(outputs: list) -> list:
     "Outputs kept small: streams merged, progress collapsed and long ones cut; PNG only; no widget views."
     out = []
@@ -96,7 +101,11 @@ def tidy_outputs(outputs: list) -> list:
             if 'image/png' in data:
                 for k in [k for k in data if k.startswith('image/') and k != 'image/png'] + ['application/pdf']:
                     data.pop(k, None)
-                data['image/png'] = small_png(_text(data['image/png']))
+                png = _text(data['image/png'])
+                data['image/png'] = small_png(png)
+                meta = o.get('metadata', {}).get('image/png', {})
+                if data['image/png'] != png and 'width' not in meta:  # scaled down: still shown at the size it had
+                    o = {**o, 'metadata': {**o.get('metadata', {}), 'image/png': {**meta, 'width': png_width(png)}}}
             if (
                 not data
                 or set(data) == {'text/plain'}
