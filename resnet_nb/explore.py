@@ -14,7 +14,7 @@ from .config import TrainConfig
 from .runs import Run, RunError, find_runs
 from .compare import RunTable
 from .live import clip_outliers
-from .figures import MIN_PT, fig_png, new_figure, shown_width
+from .figures import MIN_PT, PAGE_WIDTH, fig_png, new_figure, shown_width
 from . import inspect as inspect_mod
 from .inspect_runs import load_inspection
 
@@ -365,7 +365,9 @@ def _nearest(steps: list, step: int) -> int:
 def draw_inspection(fig, acts, grads, layer: str, step: int) -> None:
     "The layer's statistics and colourful dimension over training, and every weight's grad/w and update/w at `step`."
     fig.clear()
-    axs = fig.subplots(1, 2 * (acts is not None) + (grads is not None), squeeze=False)[0]
+    gs = fig.add_gridspec(1 + (acts is not None and grads is not None), 2)  # activations above, weights under them
+    axs = [fig.add_subplot(gs[0, 0]), fig.add_subplot(gs[0, 1])] if acts is not None else []
+    axs += [fig.add_subplot(gs[-1, :])] if grads is not None else []
     if acts is not None:
         st, d, j, ax = acts.steps, acts.data, acts.names.index(layer), axs[0]
         for k in [k for k in range(len(acts.names)) if k != j]:
@@ -373,13 +375,13 @@ def draw_inspection(fig, acts, grads, layer: str, step: int) -> None:
         for c, lab in enumerate(('mean', 'std', f'|x| < {acts.zero_eps:g}')):
             ax.plot(st, d[:, j, c], label=lab, color=f'C{c}')
         ax.axvline(step, color='k', ls=':', lw=1)
-        ax.set(xlabel='step', title=f'{layer}: activations (grey: std of the others)')
-        ax.legend(fontsize=MIN_PT), ax.grid(alpha=0.3)
+        ax.set(xlabel='step', title=f'{layer}: activations\n(grey: std of the other layers)')
+        ax.legend(fontsize=MIN_PT, loc='upper center', bbox_to_anchor=(0.5, -0.22), ncols=3), ax.grid(alpha=0.3)
         ext = (st[0], st[-1] if len(st) > 1 else st[0] + 1, 0, acts.hist_max)
         h = d[:, j, 3:].T.clamp_min(1e-5).log10()
         im = axs[1].imshow(h, origin='lower', aspect='auto', vmin=-5, vmax=0, extent=ext, interpolation='nearest')
         axs[1].axvline(step, color='w', ls=':', lw=1)
-        axs[1].set(xlabel='step', ylabel='|x|', title=f'{layer}: histogram of |x| over training')
+        axs[1].set(xlabel='step', ylabel='|x|', title=f'{layer}: histogram of |x|\nover training')
         fig.colorbar(im, ax=axs[1], label='log10 share of values')
     if grads is not None:
         i, names, ax = _nearest(grads.steps, step), weight_names(grads), axs[-1]
@@ -392,7 +394,7 @@ def draw_inspection(fig, acts, grads, layer: str, step: int) -> None:
         ax.set(yscale='log', xlabel='weight, input to output', title=f'at step {grads.steps[i]} ({layer} in colour)')
         ax.set_xticks(range(len(names)), [n.removesuffix('.weight') for n in names], rotation=90, fontsize=MIN_PT)
         ax.set_ylabel('mean |grad| or |update| / mean |w|')
-        ax.legend(fontsize=MIN_PT), ax.grid(alpha=0.3)
+        ax.legend(fontsize=MIN_PT, loc='upper left', bbox_to_anchor=(1.01, 1)), ax.grid(alpha=0.3)
 
 # %% ../nbs/32_explore.ipynb #ad15f7c2
 class InspectionExplorer(W.VBox):
@@ -406,7 +408,7 @@ class InspectionExplorer(W.VBox):
         has_weights = [l for l in layers if self.grads is None or any(n.startswith(l + '.') for n in self.grads.names)]
         self.layer = W.Dropdown(options=layers, value=(has_weights or layers)[0], description='layer')
         self.step = W.SelectionSlider(options=list(steps), value=steps[-1], description='step', continuous_update=False)
-        self.fig = new_figure((3.8 * (2 * (self.acts is not None) + (self.grads is not None)), 3.6))
+        self.fig = new_figure((PAGE_WIDTH, 3.6 * (1 + (self.acts is not None and self.grads is not None))))
         self.image, self.table = W.Image(format='png'), W.HTML()
         self.busy = Busy([], self.image)  # quick to draw: changes queue
         self.redraw()
