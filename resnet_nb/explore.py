@@ -4,7 +4,7 @@
 
 # %% ../nbs/32_explore.ipynb #c5ebc464
 from __future__ import annotations
-import html, io, json
+import html, json
 from pathlib import Path
 from typing import Callable, Optional
 import ipywidgets as W
