@@ -5,13 +5,14 @@
 # %% ../nbs/32_similarity_explorer.ipynb #fa0b4022
 from __future__ import annotations
 import html, json
+from textwrap import fill
 from pathlib import Path
 from typing import Optional
 import ipywidgets as W
 from .core import short_repr
 from .runs import Run, find_runs
 from .kept import similarity_key, stored_similarity
-from .figures import fig_png, new_figure
+from .figures import PAGE_WIDTH, fig_png, new_figure
 from .explore import Busy, StaticView, show_png, static_view
 
 # %% auto #0
@@ -144,7 +145,7 @@ class SimilarityExplorer(W.VBox):
 
         i, big, m, ck = self.size.value, len(self.runs) - 1, self.measure.value, self.checkpoint.value
         self.size_name.value = html.escape(self.size.label)
-        self.fig = fig = new_figure((8.4, 3.9))
+        self.fig = fig = new_figure((PAGE_WIDTH, 3.6))
         scale, (ra, rb) = {} if m != 'mse' else dict(vmax=None), (self.runs[i][0], self.runs[big][0])
         axs, self.mat, self.block, label = fig.subplots(1, 2), None, None, self.inputs_key
         try:
@@ -166,7 +167,7 @@ class SimilarityExplorer(W.VBox):
         except ValueError as e:  # a measure that cannot compare these layers says why, in place of the picture
             label = self.inputs.label
             self.score.value = f'<span style="color:#a00">{html.escape(str(e))}</span>'
-        fig.suptitle(f'{m}, {view_label(self.view["pool"])}: {label}')
+        fig.suptitle(fill(f'{m}, {view_label(self.view["pool"])}: {label}', int(PAGE_WIDTH * 72 / 5.4)))  # 9 pt lines that fit
         show_png(self.image, fig_png(fig))
         try:
             self.state_file.parent.mkdir(exist_ok=True)

@@ -365,12 +365,15 @@ def serve(folder: Path):
     return srv, f'http://127.0.0.1:{srv.server_address[1]}/'
 
 
+MIN_SCALE = 0.9  # a figure shown smaller than this share of the width it was drawn for is too small to read
 _JS_IMAGES = """
 const done = arguments[arguments.length - 1];
 const imgs = Array.from(document.images);
 imgs.forEach(i => { i.loading = 'eager'; });
+const drawn = i => parseFloat(i.style.width) || parseFloat(i.getAttribute('width')) || i.naturalWidth;
 Promise.allSettled(imgs.map(i => i.decode())).then(() => done(
-  imgs.map(i => [i.currentSrc || i.src, i.complete && i.naturalWidth > 0])));
+  imgs.map(i => [i.currentSrc || i.src, i.complete && i.naturalWidth > 0, i.getBoundingClientRect().width, drawn(i),
+                 !!i.closest('article')])));
 """
 
 
@@ -386,7 +389,7 @@ def check_site(html: Path, shots: Path, names=('linear_cka',), extra_pages=(), t
     os.environ.setdefault('SE_OFFLINE', 'true')  # Selenium Manager never downloads a driver or browser
     pages = [page_name(f, ROOT / 'nbs') + '.html' for f in notebooks(ROOT / 'nbs')]
     problems = {'not linked from the index': [], 'pages not loading': [], 'broken images': [], 'broken links': [],
-                'fetched from other hosts': [], 'search finds nothing for': []}  # fmt: skip
+                'fetched from other hosts': [], 'search finds nothing for': [], 'figures shrunk to fit the page': []}  # fmt: skip
     shots.mkdir(parents=True, exist_ok=True)
     srv, base = serve(html)
     opts = webdriver.ChromeOptions()
@@ -406,9 +409,15 @@ def check_site(html: Path, shots: Path, names=('linear_cka',), extra_pages=(), t
                 if drv.title.startswith('Error response') or 'Error code: 404' in drv.page_source[:2000]:
                     problems['pages not loading'].append(url[len(base) :])
                     return []
-                for src, ok in drv.execute_async_script(_JS_IMAGES):
+                figures = 0
+                for src, ok, shown, drawn, in_article in drv.execute_async_script(_JS_IMAGES):
                     if not ok:
                         problems['broken images'].append(f'{url[len(base) :]}: {src.removeprefix(base)}')
+                    figures += in_article
+                    if ok and in_article and shown < MIN_SCALE * drawn:  # its 9 pt text under 9 * MIN_SCALE pt
+                        problems['figures shrunk to fit the page'].append(
+                            f'{url[len(base) :]}: figure {figures} at {shown / drawn:.0%} of its size'
+                        )
                 for r in drv.execute_script("return performance.getEntriesByType('resource').map(e => e.name)"):
                     if not r.startswith(base) and not r.startswith('data:'):
                         problems['fetched from other hosts'].append(f'{url[len(base) :]}: {r}')
