@@ -106,26 +106,19 @@ def tb_tag(key: str) -> str:
     return f'{name}/{split}' if split in ('train', 'val', 'test') and name else f'{key}/{key}'
 
 
-def hparams_pb(hparams: dict, metric_tags: list[str], trial: str) -> list:
-    "The HParams plugin's experiment, session start (named `trial`, values typed: a bool stays a bool) and session end records."
+def hparams_pb(hparams: dict, trial: str) -> list:
+    "The HParams plugin's session start (named `trial`, values typed: a bool stays a bool, an empty text reads `\"\"`) and session end records. No experiment record: TensorBoard takes one run's as the whole table's columns and types, and leaves blank every key that run lacks; without it, it builds them from every run's record."
     from tensorboard.compat.proto.summary_pb2 import Summary
     from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2 as pd
 
-    start, infos = pd.SessionStartInfo(group_name=trial, start_time_secs=time.time()), []
+    start = pd.SessionStartInfo(group_name=trial, start_time_secs=time.time())
     for k, v in hparams.items():
-        kind = 'BOOL' if isinstance(v, bool) else 'FLOAT64' if is_num(v) else 'STRING'
-        setattr(
-            start.hparams[k],
-            {'BOOL': 'bool_value', 'FLOAT64': 'number_value', 'STRING': 'string_value'}[kind],
-            v if kind != 'STRING' else str(v),
-        )
-        infos.append(api_pb2.HParamInfo(name=k, type=api_pb2.DataType.Value(f'DATA_TYPE_{kind}')))
-    exp = api_pb2.Experiment(
-        hparam_infos=infos, metric_infos=[api_pb2.MetricInfo(name=api_pb2.MetricName(tag=t)) for t in metric_tags]
-    )
+        if isinstance(v, bool) or is_num(v):
+            setattr(start.hparams[k], 'bool_value' if isinstance(v, bool) else 'number_value', v)
+        else:  # NaN and inf (not numbers to `is_num`, and dropped by TensorBoard) as text too
+            start.hparams[k].string_value = str(v) or '""'
     end = pd.SessionEndInfo(status=api_pb2.Status.Value('STATUS_SUCCESS'), end_time_secs=time.time())
     data = [
-        (metadata.EXPERIMENT_TAG, pd.HParamsPluginData(experiment=exp)),
         (metadata.SESSION_START_INFO_TAG, pd.HParamsPluginData(session_start_info=start)),
         (metadata.SESSION_END_INFO_TAG, pd.HParamsPluginData(session_end_info=end)),
     ]
@@ -169,7 +162,7 @@ class TensorBoardCB(Callback):
         self.writer.flush()
 
     def log_final(self, hparams: dict, metrics: dict, step: int = 0, trial: str | None = None):
-        "The run's hyperparameters for the HParams tab (one record per run: a resume replaces it and names the keys it changed), against the per-epoch metrics and the final ones (`metrics`, at epoch `step`)."
+        "The run's hyperparameters for the HParams tab (one record per run: a resume replaces it and names the keys it changed), against the per-epoch scalars and the final ones (`metrics`, at epoch `step`, under `zfinal/`)."
         if self.writer is None:
             return
         from torch.utils.tensorboard.writer import FileWriter
@@ -188,8 +181,7 @@ class TensorBoardCB(Callback):
         for f in self.log_dir.glob('events.out.tfevents.*.hparams'):
             f.unlink()  # TensorBoard keeps the first record of a tag: an earlier session's would hide this one
         fw = FileWriter(str(self.log_dir), filename_suffix='.hparams')
-        tags = [tb_tag(k) if k in METRIC_KEYS else f'{TB_FINAL}/{k}' for k in final]
-        for s in hparams_pb(hp, tags, trial or self.log_dir.parent.name):
+        for s in hparams_pb(hp, trial or self.log_dir.parent.name):
             fw.add_summary(s)
         fw.close()
         self.close()
@@ -459,13 +451,10 @@ def sweep_axes(runs_dir: str | Path) -> list[str] | None:
 
 
 def hparams_of(cfg) -> dict:
-    "What a run shows in the HParams tab: model, dataset, lr, epochs and the keys its sweep varies, or outside a sweep the keys set away from their defaults (`flat_hparams`; unset: `(default)`)."
-    top, axes = cfg.hparams(), sweep_axes(resolve_path(cfg.runs_dir))
-    hp, fields = flat_hparams(top), type(cfg).model_fields
-    defaults = flat_hparams({k: fields[k].get_default(call_default_factory=True) for k in top})
-    extra = axes if axes is not None else [k for k in hp if hp[k] != defaults.get(k)]
-    keys = dict.fromkeys(HPARAM_BASICS + [k for k in extra if k.split('.')[0] in top])
-    return {k: hp.get(k, '(default)') for k in keys}
+    "What a run shows in the HParams tab: every setting of `cfg.hparams()` (`flat_hparams`), so that every run has the same columns and no cell is blank, and a key inside `model_kwargs` and the like that its sweep sets on another point as `(default)`."
+    hp, axes = flat_hparams(cfg.hparams()), sweep_axes(resolve_path(cfg.runs_dir)) or []
+    keys = HPARAM_BASICS + list(hp) + [k for k in axes if k.split('.')[0] in cfg.hparams()]
+    return {k: hp.get(k, '(default)') for k in dict.fromkeys(keys)}
 
 
 class HParamsCB(Callback):
