@@ -172,10 +172,10 @@ def plot_confusion(cm, classes: list[str], ax=None, title: str | None = None):
     cm = cm.cpu() if hasattr(cm, 'cpu') else cm
     n = len(classes)
     if ax is None:
-        _, ax = plt.subplots(figsize=(0.36 * n + 1.8, 0.36 * n + 1.5))
+        _, ax = plt.subplots(figsize=(min(0.4 * n + 1.8, PAGE_WIDTH), min(0.4 * n + 1.5, PAGE_WIDTH)), dpi=SCREEN_DPI)
     ax.imshow(cm, cmap='Blues')
-    ax.set_xticks(range(n), classes, rotation=90 if max(map(len, classes)) > 3 else 0, fontsize=8)
-    ax.set_yticks(range(n), classes, fontsize=8)
+    ax.set_xticks(range(n), classes, rotation=90 if max(map(len, classes)) > 3 else 0, fontsize=9)
+    ax.set_yticks(range(n), classes, fontsize=9)
     ax.set_xlabel('predicted')
     ax.set_ylabel('true')
     acc = float(sum(cm[i][i] for i in range(n))) / max(float(cm.sum()), 1)
@@ -185,7 +185,7 @@ def plot_confusion(cm, classes: list[str], ax=None, title: str | None = None):
         for j in range(n):
             v = int(cm[i][j])
             if v:
-                ax.text(j, i, v, ha='center', va='center', fontsize=7, color='white' if v > hi / 2 else 'black')
+                ax.text(j, i, v, ha='center', va='center', fontsize=9, color='white' if v > hi / 2 else 'black')
     return ax
 
 # %% ../nbs/30_compare.ipynb #5cc51b8d
@@ -198,7 +198,7 @@ def worst_predictions(probs, labels, k: int = 16):
     return p_true.argsort()[:k]
 
 
-def show_worst(images, labels, probs, classes: list[str], k: int = 16, ncols: int = 8, mean=None, std=None):
+def show_worst(images, labels, probs, classes: list[str], k: int = 16, ncols: int = 4, mean=None, std=None):
     "Grid of the `k` worst-classified images titled 'true -> predicted (probability of true)'."
     from resnet_nb.data import show_images
 
@@ -208,7 +208,7 @@ def show_worst(images, labels, probs, classes: list[str], k: int = 16, ncols: in
     for ax, i in zip(fig.axes, idx.tolist()):
         ax.set_title(
             f'{classes[int(labels[i])]}→{classes[int(pred[i])]}\n{float(probs[i, labels[i]]):.2f}',
-            fontsize=7,
+            fontsize=9,
             color='black' if int(pred[i]) == int(labels[i]) else 'firebrick',
         )
     return fig
@@ -237,7 +237,7 @@ class Predictions:
     def plot_confusion(self, ax=None):
         return plot_confusion(self.confusion(), self.classes, ax=ax)
 
-    def show_worst(self, k: int = 16, ncols: int = 8):
+    def show_worst(self, k: int = 16, ncols: int = 4):
         return show_worst(self.images, self.labels, self.probs, self.classes, k, ncols)
 
 

@@ -15,6 +15,7 @@ from torch import Tensor
 if TYPE_CHECKING:
     import matplotlib.figure
 from .core import check_choice, short_repr
+from .figures import PAGE_WIDTH, SCREEN_DPI, readable
 
 # %% auto #0
 __all__ = ['DATASET_ARGS', 'REFERENCE_STATS', 'ImageData', 'channel_view', 'show_images', 'split_indices', 'balanced_subset',
@@ -75,7 +76,7 @@ def show_images(
     title: str | None = None,
     size: float = 1.3,
 ) -> matplotlib.figure.Figure:
-    "Grid of `images` (uint8, or floats normalised with `mean`/`std`) titled with class names; returns the figure."
+    "Grid of `images` (uint8, or floats normalised with `mean`/`std`) titled with class names, `size` inches each but no wider than a page in all; returns the figure."
     import matplotlib.pyplot as plt
 
     x = images.detach().cpu()
@@ -90,12 +91,13 @@ def show_images(
     x = x.clamp(0, 1)
     n = len(x)
     ncols = max(1, min(ncols, n))
-    nrows = math.ceil(n / ncols)
+    nrows, size = math.ceil(n / ncols), min(size, PAGE_WIDTH / ncols)
     fig, axs = plt.subplots(
         nrows,
         ncols,
         figsize=(ncols * size, nrows * size * 1.15 + 0.3 * bool(title)),
         squeeze=False,
+        dpi=SCREEN_DPI,
         layout='constrained',
     )
     for i, ax in enumerate(axs.flat):
@@ -106,10 +108,10 @@ def show_images(
         ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap='gray', vmin=0, vmax=1, interpolation='nearest')
         if labels is not None:
             l = int(labels[i])
-            ax.set_title(str(classes[l]) if classes is not None else str(l), fontsize=8)
+            ax.set_title(str(classes[l]) if classes is not None else str(l), fontsize=9)
     if title:
         fig.suptitle(title)
-    return fig
+    return readable(fig)
 
 # %% ../nbs/02_data.ipynb #5ea8f377
 def split_indices(n: int, val_size: int | float, seed: int = 0) -> tuple[Tensor, Tensor]:

@@ -167,7 +167,9 @@ class SimilarityExplorer(W.VBox):
         except ValueError as e:  # a measure that cannot compare these layers says why, in place of the picture
             label = self.inputs.label
             self.score.value = f'<span style="color:#a00">{html.escape(str(e))}</span>'
-        fig.suptitle(fill(f'{m}, {view_label(self.view["pool"])}: {label}', int(PAGE_WIDTH * 72 / 5.4)))  # 9 pt lines that fit
+        fig.suptitle(
+            fill(f'{m}, {view_label(self.view["pool"])}: {label}', int(PAGE_WIDTH * 72 / 5.4))
+        )  # 9 pt lines that fit
         show_png(self.image, fig_png(fig))
         try:
             self.state_file.parent.mkdir(exist_ok=True)
