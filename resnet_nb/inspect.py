@@ -4,7 +4,7 @@
 
 # %% ../nbs/25_inspect.ipynb #d84d6941
 from __future__ import annotations
-import fnmatch, html, math
+import fnmatch, html, math, textwrap
 from functools import partial
 from typing import Callable, Optional
 import torch, torch.nn as nn
@@ -12,6 +12,7 @@ from torch import Tensor
 from .core import check_choice, format_table, format_value, unwrap
 from .similarity import MinibatchCKA, gram, hsic, linear_cka  # noqa: F401  (the maths moved there; still importable from here)
 from .data import ImageData
+from .figures import MIN_PT, PAGE_WIDTH, fit_grid, new_figure, readable, show_figure
 from .datasets import get_dataset
 from .loaders import DataLoaders
 from .learner import Callback
@@ -19,8 +20,8 @@ from .logs import TensorBoardCB
 from .logs import model_summary as summary_text
 
 # %% auto #0
-__all__ = ['STAT_COLS', 'find_modules', 'Hooks', 'default_layers', 'model_summary', 'ActivationStatsCB', 'weight_grad_stats',
-           'StatsTable', 'GradStatsCB']
+__all__ = ['TB_WIDTH', 'STAT_COLS', 'find_modules', 'Hooks', 'default_layers', 'model_summary', 'ActivationStatsCB',
+           'weight_grad_stats', 'StatsTable', 'GradStatsCB']
 
 # %% ../nbs/25_inspect.ipynb #d433839c
 def find_modules(model: nn.Module, modules) -> dict[str, nn.Module]:
@@ -157,13 +158,31 @@ def _depth_colors(n: int) -> tuple:
 
 
 def _depth_bar(fig, axs, sm, names: list):
-    "A colour bar labelled 'layer depth' whose ticks name (at most 12 of) the layers."
+    "A colour bar labelled 'layer depth' whose ticks name (at most 12 of) the layers, at 9 pt."
     cb = fig.colorbar(sm, ax=axs, shrink=0.95, aspect=30)
     idx = list(range(0, len(names), math.ceil(len(names) / 12)))
     cb.set_ticks(idx, labels=[names[i] for i in idx])
-    cb.ax.tick_params(labelsize=7)
-    cb.set_label('layer depth', fontsize=8)
+    cb.ax.tick_params(labelsize=MIN_PT)
+    cb.set_label('layer depth', fontsize=MIN_PT)
     return cb
+
+
+TB_WIDTH = 4.5  # inches: TensorBoard's pictures, panels stacked; 432 px at SCREEN_DPI, as wide as they always were
+_PAGE = PAGE_WIDTH - 0.2  # inches: with the 0.1 in margins a PNG keeps (`fig_png`), a page wide
+
+
+def _figure(figsize: tuple):
+    "A figure outside pyplot at `SCREEN_DPI`, laid out when drawn, with a canvas (drawn off-screen, shown once)."
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = new_figure(figsize)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _wrap(text: str, width: float, pt: float) -> str:
+    "`text` in lines that fit `width` inches at `pt` points."
+    return textwrap.fill(text, max(10, int(width * 72 / (0.6 * pt))))
 
 
 class ActivationStatsCB(_Recorder):
@@ -205,39 +224,34 @@ class ActivationStatsCB(_Recorder):
         if self.hooks is not None:
             self.hooks.remove()
 
-    def _fig_stats(self, figsize: tuple = (11, 3.2), ncols: int = 3):
-        import matplotlib.pyplot as plt
-
+    def _fig_stats(self, figsize: tuple = (_PAGE, 5.0), ncols: int = 2):
+        "The figure `plot_stats` shows: three panels, `ncols` across (the last one spans the rest of its row)."
         d, (colors, sm) = self.data, _depth_colors(len(self.names))
-        nrows = math.ceil(3 / ncols)
-        fig, axs = plt.subplots(nrows, ncols, figsize=figsize, dpi=72, layout='constrained', squeeze=False)
-        for k, (ax, title) in enumerate(zip(axs.flat, ('mean', 'std', f'fraction |x| < {self.zero_eps:g}'))):
+        fig = _figure(figsize)
+        gs, axs = fig.add_gridspec(math.ceil(3 / ncols), ncols), []
+        for k, title in enumerate(('mean', 'std', f'fraction |x| < {self.zero_eps:g}')):
+            r, c = divmod(k, ncols)
+            ax = fig.add_subplot(gs[r, c : c + 1 if k < 2 else ncols])
             for j in range(len(self.names)):
                 ax.plot(self.steps, d[:, j, k], color=colors[j], lw=1)
-            ax.set(title=title, xlabel='step')
-            ax.grid(alpha=0.3)
+            ax.set_title(_wrap(title, figsize[0] / ncols, 10), fontsize=10), ax.set_xlabel('step'), ax.grid(alpha=0.3)
+            axs.append(ax)
         _depth_bar(fig, axs, sm, self.names)
-        return fig
+        return readable(fig)
 
-    def plot_stats(self, figsize: tuple = (11, 3.2)) -> None:
-        "Mean, std and near-zero fraction of every layer over training, coloured by depth (a colour bar names the layers); shown once, `plt.gcf()` is the figure."
-        self._fig_stats(figsize)
+    def plot_stats(self, figsize: tuple = (_PAGE, 5.0)) -> None:
+        "Mean, std and near-zero fraction of every layer over training, coloured by depth (a colour bar names the layers); shown once, at its size."
+        show_figure(self._fig_stats(figsize))
 
-    def _fig_color_dim(self, ncols: int = 6, size: tuple = (2.2, 1.8)):
-        import matplotlib.pyplot as plt
+    def _fig_color_dim(self, ncols: int = 4, panel: tuple = (1.4, 1.3), width: float = _PAGE):
+        "The figure `color_dim` shows: a panel per layer, at most `ncols` across, `width` inches at most."
+        from matplotlib.ticker import MaxNLocator
 
         h, n, st = self.data[:, :, 3:], len(self.names), self.steps
-        nrows = math.ceil(n / ncols)
-        fig, axs = plt.subplots(
-            nrows,
-            ncols,
-            figsize=(size[0] * ncols + 1, size[1] * nrows + 0.6),
-            dpi=72,
-            squeeze=False,
-            sharex=True,
-            sharey=True,
-            layout='constrained',
-        )
+        nrows, ncols = fit_grid(n, panel[0], ncols, width - 1.2)  # 1.2 in: the colour bar and the |x| label
+        ncols = math.ceil(n / nrows)  # the rows filled evenly
+        fig = _figure((min(width, panel[0] * ncols + 1.2), max(2.8, panel[1] * nrows + 0.8)))
+        axs = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
         ext = (st[0], st[-1] if len(st) > 1 else st[0] + 1, 0, self.hist_max)
         for j, ax in enumerate(axs.flat):
             if j >= n:
@@ -253,21 +267,23 @@ class ActivationStatsCB(_Recorder):
                 extent=ext,
                 interpolation='nearest',
             )
-            ax.set_title(self.names[j], fontsize=9), ax.tick_params(labelsize=7)
+            ax.set_title(self.names[j], fontsize=MIN_PT)
+        axs[0, 0].xaxis.set_major_locator(MaxNLocator(3, integer=True))  # shared: 9 pt steps fit a narrow panel
         fig.colorbar(im, ax=axs, label='log10 share of values in the bin', shrink=0.9)
-        fig.suptitle('activation histograms over training (bottom: |x| near 0)', fontsize=10)
-        fig.supxlabel('step', fontsize=8), fig.supylabel('|x|', fontsize=8)
-        return fig
+        title = 'activation histograms over training (bottom: |x| near 0)'
+        fig.suptitle(_wrap(title, fig.get_figwidth(), 10), fontsize=10)
+        fig.supxlabel('step', fontsize=MIN_PT), fig.supylabel('|x|', fontsize=MIN_PT)
+        return readable(fig)
 
-    def color_dim(self, ncols: int = 6) -> None:
-        "The 'colorful dimension': per layer, the histogram of |x| (y, 0 at the bottom) over the training steps (x), one colour scale (log10 share); shown once."
-        self._fig_color_dim(ncols)
+    def color_dim(self, ncols: int = 4) -> None:
+        "The 'colorful dimension': per layer, the histogram of |x| (y, 0 at the bottom) over the training steps (x), one colour scale (log10 share); shown once, at its size."
+        show_figure(self._fig_color_dim(ncols))
 
     def figures(self) -> dict:
-        "The pictures for TensorBoard."
+        "The pictures for TensorBoard: `TB_WIDTH` wide, the panels stacked."
         return {
-            'activation_stats': self._fig_stats((6, 8), ncols=1),  # stacked: readable at TensorBoard's card width
-            'activation_hist': self._fig_color_dim(3, (2.6, 2.1)),
+            'activation_stats': self._fig_stats((TB_WIDTH, 7.5), ncols=1),
+            'activation_hist': self._fig_color_dim(2, (1.6, 1.3), TB_WIDTH),
         }
 
 # %% ../nbs/25_inspect.ipynb #40e98c35
@@ -347,28 +363,27 @@ class GradStatsCB(_Recorder):
         "Record `i` as a table: HTML in a notebook, aligned text when printed."
         return StatsTable(self.rows(i), STAT_COLS)
 
-    def _fig(self, figsize: tuple = (11, 3.2), ncols: int = 2):
-        import matplotlib.pyplot as plt
-
+    def _fig(self, figsize: tuple = (_PAGE, 3.8), ncols: int = 2):
+        "The figure `plot` shows: grad/w and update/w, `ncols` across; the legend under the panels."
         d, idx = self.data, [i for i, p in enumerate(self.params) if p.ndim > 1]
         colors, sm = _depth_colors(len(idx))
-        fig, axs = plt.subplots(
-            math.ceil(2 / ncols), ncols, figsize=figsize, dpi=72, layout='constrained', squeeze=False
-        )
-        for k, ax in enumerate(axs.flat):
+        fig = _figure(figsize)
+        axs = list(fig.subplots(math.ceil(2 / ncols), ncols, squeeze=False).flat)
+        for k, ax in enumerate(axs):
             for c, i in zip(colors, idx):
                 ax.plot(self.steps, d[:, i, k + 1] / d[:, i, 0], color=c, lw=1)
-            ax.axhline(1e-3, ls='--', c='k', lw=1, label='1e-3')
-            ax.set(yscale='log', xlabel='step', title=('mean |grad| / mean |w|', 'mean |update| / mean |w|')[k])
+            ax.axhline(1e-3, ls='--', c='k', lw=1, label='1e-3, the usual mark of a sane learning rate')
+            title = ('mean |grad| / mean |w|', 'mean |update| / mean |w|')[k]
+            ax.set(yscale='log', xlabel='step'), ax.set_title(_wrap(title, figsize[0] / ncols, 10), fontsize=10)
             ax.grid(alpha=0.3)
-        axs.flat[-1].legend(fontsize=7)
-        _depth_bar(fig, axs, sm, [self.names[i] for i in idx])
-        return fig
+        fig.legend(*axs[0].get_legend_handles_labels(), loc='outside lower center', fontsize=MIN_PT)
+        _depth_bar(fig, axs, sm, [self.names[i].removesuffix('.weight') for i in idx])
+        return readable(fig)
 
-    def plot(self, figsize: tuple = (11, 3.2)) -> None:
-        "grad/w and update/w of every conv and linear weight over training, coloured by depth; 1e-3 marked; shown once."
-        self._fig(figsize)
+    def plot(self, figsize: tuple = (_PAGE, 3.8)) -> None:
+        "grad/w and update/w of every conv and linear weight over training, coloured by depth; 1e-3 marked; shown once, at its size."
+        show_figure(self._fig(figsize))
 
     def figures(self) -> dict:
-        "The picture for TensorBoard."
-        return {'grad_weight_ratio': self._fig((6, 6), ncols=1)}
+        "The picture for TensorBoard: `TB_WIDTH` wide, the panels stacked."
+        return {'grad_weight_ratio': self._fig((TB_WIDTH, 6.5), ncols=1)}

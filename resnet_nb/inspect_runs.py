@@ -9,6 +9,7 @@ from typing import Optional
 import torch
 from .core import short_path
 from .files import atomic_save
+from .figures import fig_png
 from .learner import Callback
 from .runs import RUN_CALLBACKS, Run, RunError
 from .inspect import ActivationStatsCB, GradStatsCB, default_layers, find_modules
@@ -128,9 +129,7 @@ def load_inspection(run) -> dict:
 
 # %% ../nbs/25_inspect_runs.ipynb #1b27da22
 def save_inspection_figures(run, out=None) -> list[Path]:
-    "PNGs of the statistics `run` recorded, into `out` (default: the run's `inspect/` folder): the paths written."
-    import matplotlib.pyplot as plt
-
+    "PNGs of the statistics `run` recorded, into `out` (default: the run's `inspect/` folder), as a page shows them: the paths written."
     rec, folder = load_inspection(run), Path(out) if out is not None else Run.open(run) / 'inspect'
     folder.mkdir(parents=True, exist_ok=True)
     draw = {}
@@ -142,9 +141,7 @@ def save_inspection_figures(run, out=None) -> list[Path]:
     if 'gradients' in rec:
         draw['grad_weight_ratio'] = rec['gradients']._fig
     paths = []
-    for name, make in draw.items():
-        fig = make()
-        fig.savefig(folder / f'{name}.png', dpi=100)
-        plt.close(fig)
+    for name, make in draw.items():  # two pixels per CSS pixel, every text 9 pt or more (written whole or not at all)
+        atomic_save(fig_png(make()), folder / f'{name}.png')
         paths.append(folder / f'{name}.png')
     return paths
