@@ -56,7 +56,9 @@ class SimilarityExplorer(W.VBox):
         )
         self.size_name = W.HTML()  # the full name: a slider's readout cuts it
         self.measure = W.Dropdown(options=list(SIMILARITIES), value='linear_cka', description='measure', style=wide)
-        self.checkpoint = W.ToggleButtons(options=['best', 'last', 'init'], description='checkpoint', style=wide)
+        self.checkpoint = W.ToggleButtons(
+            options=['best', 'last', 'init'], description='checkpoint', style=wide | {'button_width': '4.5em'}
+        )  # beside its label, not wrapped under it
         self.image, self.score = W.Image(format='png'), W.HTML()
         self.busy = Busy([self.size, self.measure, self.checkpoint], self.image)
         self.reopen()

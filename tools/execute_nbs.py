@@ -121,6 +121,12 @@ def tidy_outputs(outputs: list) -> list:
     return out
 
 
+def without_root(outputs: list, root: Path = ROOT) -> list:
+    "`outputs` with this checkout's absolute path taken out of every text (a run folder reads `runs/...`)."
+    prefix = json.dumps(f'{root}/')[1:-1]
+    return json.loads(json.dumps(outputs).replace(prefix, ''))
+
+
 def finish(nb: dict, original: dict) -> dict:
     "The executed notebook as the project keeps it: outputs tidied, metadata restored, cleaned as `nbdev_clean` does."
     from nbdev.clean import clean_nb
@@ -132,7 +138,7 @@ def finish(nb: dict, original: dict) -> dict:
         if cell.get('id') in as_text and isinstance(cell['source'], list):
             cell['source'] = ''.join(cell['source'])  # as it was written: no diff in the sources
         if cell['cell_type'] == 'code':
-            cell['outputs'] = tidy_outputs(cell.get('outputs', []))
+            cell['outputs'] = without_root(tidy_outputs(cell.get('outputs', [])))
         md = cell.get('metadata', {})
         md.pop('execution', None)
         if 'tags' in md and not md['tags']:
