@@ -21,6 +21,7 @@ from .models import count_params
 from .inspect import Hooks, default_layers, find_modules
 from .runs import Run
 from .kept import inputs_key, similarity_key, stored_similarity
+from .figures import MIN_PT, SCREEN_DPI
 
 # %% auto #0
 __all__ = ['VIEWS', 'CCA_MEASURES', 'LayerInputs', 'eval_mode', 'check_pool', 'pool_arg', 'view_label', 'collect_activations',
@@ -303,6 +304,18 @@ def layer_cka(model_a: nn.Module, model_b: Optional[nn.Module] = None, data=None
     return layer_similarity(model_a, model_b, data, 'linear_cka', **kwargs)
 
 # %% ../nbs/26_layers.ipynb #fc8a03c7
+def _tick_index(n: int, ticks: int) -> list[int]:
+    "At most `ticks` evenly stepped indices of `n` layers from 0, the last layer among them when `ticks` > 1."
+    if ticks < 1 or n < 1:
+        return []
+    step = max(1, math.ceil((n - 1) / max(ticks - 1, 1)))
+    idx = list(range(0, n, step))
+    if ticks > 1 and idx[-1] != n - 1:
+        idx = idx[:-1] if len(idx) > 1 and n - 1 - idx[-1] <= step / 2 else idx  # no two labels side by side
+        idx.append(n - 1)
+    return idx
+
+
 def plot_cka(
     matrix: Tensor,
     labels_a: list | None = None,
@@ -311,8 +324,10 @@ def plot_cka(
     title: str | None = None,
     vmin: float | None = 0.0,
     vmax: float | None = 1.0,
+    colorbar: bool = True,
+    ticks: int = 12,
 ):
-    "Heatmap of a `[La, Lb]` similarity matrix (rows: layers of A from the bottom; columns: layers of B), colours `vmin`..`vmax`, NaN grey."
+    "Heatmap of a `[La, Lb]` similarity matrix (rows: layers of A from the bottom; columns: layers of B), colours `vmin`..`vmax`, NaN grey; at most `ticks` labelled layers per axis (the first and the last among them), texts at `MIN_PT`, a colour bar unless `colorbar=False` (panels that share one)."
     import matplotlib.pyplot as plt
 
     m = torch.as_tensor(matrix).float()
@@ -321,16 +336,17 @@ def plot_cka(
         if labels is not None and len(labels) != n:
             raise ValueError(f'{what} has {len(labels)} names; allowed: one per {what[-1].upper()} layer ({n})')
     if ax is None:
-        ax = plt.subplots(figsize=(4.4, 3.8), dpi=72)[1]
+        ax = plt.subplots(figsize=(4.4, 3.8), dpi=SCREEN_DPI, layout='constrained')[1]
     cmap = plt.get_cmap('magma').copy()
     cmap.set_bad('0.8')
     im = ax.imshow(m, origin='lower', cmap=cmap, vmin=vmin, vmax=vmax)
     for set_ticks, labels, n in ((ax.set_yticks, labels_a, m.shape[0]), (ax.set_xticks, labels_b, m.shape[1])):
-        idx = list(range(0, n, math.ceil(n / 12)))
-        set_ticks(idx, [labels[i] for i in idx] if labels is not None else idx, fontsize=7)
-    ax.tick_params(axis='x', labelrotation=90)
-    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    ax.set_title(title or 'linear CKA', fontsize=8)
+        idx = _tick_index(n, ticks)
+        set_ticks(idx, [labels[i] for i in idx] if labels is not None else idx, fontsize=MIN_PT)
+    ax.tick_params(axis='x', labelrotation=90 if labels_b is not None else 0)
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=MIN_PT)
+    ax.set_title('linear CKA' if title is None else title, fontsize=MIN_PT)
     return ax
 
 # %% ../nbs/26_layers.ipynb #4577a699

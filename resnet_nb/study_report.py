@@ -4,7 +4,7 @@
 
 # %% ../nbs/31_study_report.ipynb #5d0e6a03
 from __future__ import annotations
-import contextlib, io, json, math
+import contextlib, io, json, textwrap
 from typing import Optional
 import torch, torch.nn as nn
 from torch import Tensor
@@ -13,6 +13,7 @@ from .similarity import block_structure, remove_pcs, similarity_matrix
 from .runs import Run
 from .layers import collect_activations, layer_similarity, pc_fractions, plot_cka, view_label
 from .study import SCORES, find_switch, member_label
+from .figures import MIN_PT, PAGE_WIDTH, fit_grid, new_figure, readable
 
 # %% auto #0
 __all__ = ['SCORE_NAMES', 'MEASURES', 'PAPER', 'study_title', 'plot_matrices', 'plot_summary', 'plot_cross', 'plot_measures',
@@ -35,31 +36,86 @@ def study_title(study: dict, what: str = '') -> str:
     return f'{what}{": " if what else ""}{study["measure"]} on {view} at {ck} (untrained twins: init); {study["data"]}'
 
 
-def _grid_axes(n: int, ncols: int, rows_each: int = 1, size: tuple = (3.0, 2.7)):
-    "A figure with room for `n` panels of `rows_each` rows, at most `ncols` across; unused axes hidden."
-    import matplotlib.pyplot as plt
-
-    ncols = max(1, min(ncols, n))
-    nrows = math.ceil(n / ncols) * rows_each
-    fig, axs = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), dpi=72, squeeze=False)
-    for k in range(n, math.ceil(n / ncols) * ncols):
-        for j in range(rows_each):
-            axs[(k // ncols) * rows_each + j, k % ncols].set_visible(False)
-    return fig, axs
+def _wrap(text: str, inches: float, pt: float = MIN_PT) -> str:
+    "`text` in lines that fit `inches` at `pt` points (a character: about 0.6 em); its own line breaks kept."
+    width = max(8, int(inches * 72 / (0.6 * pt)))
+    fill = lambda line: textwrap.fill(line.replace('_', '_ '), width, break_long_words=False).replace('_ ', '_')
+    return '\n'.join(fill(line) for line in text.split('\n'))  # a long name may break after an underscore
 
 
-def plot_matrices(study: dict, ncols: int = 6):
-    "Every run's layer matrix, smallest model first, with its untrained twin's under it."
-    res, scale = study['results'], {} if study['measure'] != 'mse' else dict(vmax=None)
-    fig, axs = _grid_axes(len(res), ncols, 2)
-    for i, r in enumerate(res):
-        row, col = 2 * (i // axs.shape[1]), i % axs.shape[1]
-        head = f'{member_label(r)}, seed {r["seed"]}\n{r["params"]:,} parameters'
-        plot_cka(r['trained']['matrix'], ax=axs[row, col], title=f'{head}, trained', **scale)
-        plot_cka(r['init']['matrix'], ax=axs[row + 1, col], title=f'{head}, untrained twin', **scale)
-    fig.suptitle(study_title(study, 'layer x layer, each run above its untrained twin'), fontsize=9)
-    fig.tight_layout()
-    return fig
+def _finish(fig, title: str):
+    "The figure with `title` wrapped to its width at the top, every text at least `MIN_PT`."
+    fig.suptitle(_wrap(title, fig.get_figwidth() - 0.2, MIN_PT + 1), fontsize=MIN_PT + 1)
+    return readable(fig)
+
+
+def _panel_grid(fig, nrows: int, groups: list[int], gap: float = 0.25):
+    "Axes in `nrows` rows of groups of panels (`groups`: how many in each, left to right), a narrow gap between groups: an array [row, panel]."
+    ratios, keep = [], []
+    for g, n in enumerate(groups):
+        ratios += [gap] * bool(g)
+        keep += range(len(ratios), len(ratios) + n)
+        ratios += [1] * n
+    axs = fig.subplots(nrows, len(ratios), squeeze=False, width_ratios=ratios)
+    for a in axs[:, [i for i in range(len(ratios)) if i not in keep]].flat:
+        a.remove()
+    return axs[:, keep]
+
+
+def _scale(mats: list, measure: str) -> dict:
+    "One colour scale for panels that share a colour bar: 0 to 1, or for mse 0 to the largest value shown."
+    if measure != 'mse':
+        return dict(vmin=0.0, vmax=1.0)
+    return dict(vmin=0.0, vmax=max(float(torch.as_tensor(m).nan_to_num(0.0).max()) for m in mats))
+
+
+def _colorbar(fig, axs, label: str):
+    "One colour bar under every heatmap of `axs`, labelled `label`."
+    axs = [a for a in axs if a.images]
+    cb = fig.colorbar(axs[0].images[0], ax=axs, location='bottom', shrink=0.5, aspect=30, pad=0.03)
+    cb.set_label(_wrap(label, fig.get_figwidth() - 0.5), fontsize=MIN_PT)
+
+
+def _gate_note(runs: list[dict], study: dict) -> str:
+    "What the row label of a member says of its runs the gate left out: '' when every run trained."
+    out = {r['name']: r for r in study.get('not_trained', [])}
+    gone = [r for r in runs if r['name'] in out]
+    if not gone:
+        return ''
+    acc = ', '.join(f'{out[r["name"]]["train_acc"]:.0%}' if is_num(out[r['name']]['train_acc']) else '?' for r in gone)
+    who = '' if len(gone) == len(runs) else f'seed {", ".join(str(r["seed"]) for r in gone)} '
+    return f'\n({who}not trained: {acc} train acc)'
+
+
+def plot_matrices(study: dict, panel: float = 0.8, label: float = 1.6, ticks: int = 2):
+    "One row per member of the family, smallest first: its seeds' trained matrices, then its untrained twins (as many as fit `PAGE_WIDTH` with `panel`-inch panels beside a `label`-inch row label), one colour bar for all."
+    res = study['results']
+    members = {}
+    for r in res:  # ordered by parameters, then seed
+        members.setdefault(r['group'], []).append(r)
+    seeds = sorted({r['seed'] for r in res})
+    fit = max(2, fit_grid(2 * len(seeds), panel, width=PAGE_WIDTH - label - 0.3)[1])
+    n_tr = min(len(seeds), fit - 1)
+    n_un = min(len(seeds), fit - n_tr)
+    fig = new_figure((PAGE_WIDTH, 1.7 + (panel + 0.25) * len(members)))
+    axs = _panel_grid(fig, len(members), [n_tr, n_un])
+    scale = _scale([r[k]['matrix'] for r in res for k in ('trained', 'init')], study['measure'])
+    for row, rs in zip(axs, members.values()):
+        by_seed = {r['seed']: r for r in rs}
+        for j, ax in enumerate(row):
+            r = by_seed.get(seeds[j if j < n_tr else j - n_tr])
+            if r is None:  # this seed did not finish: an empty place
+                ax.set(xticks=[], yticks=[], frame_on=False)
+                continue
+            plot_cka(r['trained' if j < n_tr else 'init']['matrix'], ax=ax, title='', colorbar=False, ticks=ticks, **scale)  # fmt: skip
+            ax.tick_params(labelleft=not j, labelbottom=not j)  # the layers numbered once a row
+        head = _wrap(f'{member_label(rs[0])}\n{rs[0]["params"]:,} parameters{_gate_note(rs, study)}', label)
+        row[0].set_ylabel(head, rotation=0, ha='right', va='center', labelpad=4)
+    for j, ax in enumerate(axs[0]):
+        ax.set_title(f'seed {seeds[j]}' if j < n_tr else f'untrained\nseed {seeds[j - n_tr]}', fontsize=MIN_PT)
+    _colorbar(fig, axs.flat, f'{study["measure"]}, layer x layer (0: the stem; the last: the pooled features)')
+    shown = '' if n_un == len(seeds) else f' ({n_un} of {len(seeds)} seeds)'
+    return _finish(fig, study_title(study, f'layer x layer, one row per model (smallest first): its seeds trained, then untrained{shown}'))  # fmt: skip
 
 # %% ../nbs/31_study_report.ipynb #14dd0864
 def _line_label(r: dict) -> str:
@@ -69,11 +125,12 @@ def _line_label(r: dict) -> str:
 
 
 def plot_summary(study: dict, scores: tuple = SCORES):
-    "Each score against parameters (log): mean and min-max over seeds, seeds as dots, untrained twins beside; the switch marked."
-    import matplotlib.pyplot as plt
+    "Each score against parameters (log): mean and min-max over seeds, seeds as dots, untrained twins beside; the switch marked; the legend under the panels."
+    from matplotlib.lines import Line2D
 
     rows, res = study['rows'], study['results']
-    fig, axs = plt.subplots(1, len(scores), figsize=(4.8 * len(scores), 3.9), dpi=72, squeeze=False)
+    fig = new_figure((PAGE_WIDTH, 4.2))
+    axs = fig.subplots(1, len(scores), squeeze=False)
     lines = list(dict.fromkeys(r['line'] for r in rows))
     for ax, s in zip(axs[0], scores):
         for j, line in enumerate(lines):
@@ -92,13 +149,16 @@ def plot_summary(study: dict, scores: tuple = SCORES):
                 ax.scatter(*zip(*pts), s=9, color=c, alpha=0.5 if not pre else 0.3, zorder=3)
             for sw in (w for w in study['switches'] if w['line'] == line and w['found']):
                 ax.axvline((sw['params'] * sw['before_params']) ** 0.5, color=c, ls=':', lw=1.5)
-                ax.text((sw['params'] * sw['before_params']) ** 0.5, ax.get_ylim()[1], ' switch', color=c, va='top', fontsize=8)  # fmt: skip
-        ax.set(xscale='log', xlabel='parameters', ylabel=SCORE_NAMES[s])
-        ax.set_title(SCORE_NAMES[s] + (' (switch: this score)' if s == study['score'] else ''), fontsize=9)
-    axs[0, 0].legend(fontsize=7)
-    fig.suptitle(study_title(study, 'bars: min to max over seeds; dotted: the switch'), fontsize=9)
-    fig.tight_layout()
-    return fig
+                ax.text((sw['params'] * sw['before_params']) ** 0.5, ax.get_ylim()[1], ' switch', color=c, va='top')
+        ax.set(xscale='log', xlabel='parameters')
+        name = SCORE_NAMES[s] + (' (the switch is located on it)' if s == study['score'] else '')
+        ax.set_title(_wrap(name, PAGE_WIDTH / len(scores) - 0.3), fontsize=MIN_PT)
+    key = [Line2D([], [], color=f'C{j}', marker='o', label=_line_label(next(r for r in res if r['line'] == line))) for j, line in enumerate(lines)]  # fmt: skip
+    key += [Line2D([], [], color='0.3', marker='o', label='trained: filled, solid'),
+            Line2D([], [], color='0.3', marker='s', mfc='none', ls='--', alpha=0.6, label='untrained twins: hollow, dashed')]  # fmt: skip
+    wide = max(len(h.get_label()) for h in key) * 0.6 * MIN_PT / 72 + 0.8  # inches an entry takes
+    fig.legend(handles=key, loc='outside lower center', ncols=max(1, min(3, int(PAGE_WIDTH // wide))))
+    return _finish(fig, study_title(study, 'bars: min to max over seeds; dots: seeds; dotted: the switch'))
 
 # %% ../nbs/31_study_report.ipynb #4ef6fab1
 def _firsts(study: dict) -> list[dict]:
@@ -116,47 +176,68 @@ def _acts(study: dict, model) -> list[Tensor]:
         return list(collect_activations(model, study['inputs'], pool=study.get('pool')).values())
 
 
-def plot_cross(study: dict, ncols: int = 6):
-    "Each size's layers (rows) against the largest model's (columns), trained; returns the figure and the matrices."
+def _heatmaps(n: int, panel: float, ncols: int | None = None, extra: float = 1.5):
+    "A figure `PAGE_WIDTH` wide with `n` heatmap panels of about `panel` inches in rows (at most `ncols` across); unused places hidden; the axes in order."
+    nrows, cols = fit_grid(n, panel, ncols)
+    fig = new_figure((PAGE_WIDTH, extra + (panel + 0.5) * nrows))
+    axs = fig.subplots(nrows, cols, squeeze=False).flatten()
+    for ax in axs[n:]:
+        ax.set_visible(False)
+    return fig, list(axs[:n])
+
+
+def plot_cross(study: dict, ncols: int = 6, panel: float = 1.6):
+    "Each size's layers (rows) against the largest model's (columns), trained, panels of about `panel` inches, one colour bar; returns the figure and the matrices."
     firsts = _firsts(study)
     big, inputs, out = _model(study, firsts[-1]), study['inputs'], []
-    fig, axs = _grid_axes(len(firsts), ncols, 1, (3.2, 3.0))
-    for ax, r in zip(axs.flat, firsts):
+    fig, axs = _heatmaps(len(firsts), panel, ncols)
+    for ax, r in zip(axs, firsts):
         out.append(layer_similarity(_model(study, r), big, inputs, study['measure'], pool=study.get('pool')))
-        plot_cka(out[-1], ax=ax, title=f'{member_label(r)} (rows)\nagainst {member_label(firsts[-1])}', vmax=None if study['measure'] == 'mse' else 1.0)  # fmt: skip
-    fig.suptitle(study_title(study, 'every size against the largest'), fontsize=9)
-    fig.tight_layout()
-    return fig, out
+    scale = _scale(out, study['measure'])
+    for ax, r, m in zip(axs, firsts, out):
+        plot_cka(m, ax=ax, title=_wrap(member_label(r), panel - 0.1), colorbar=False, ticks=3, **scale)
+        ax.set_aspect('auto')  # a square panel whatever the two depths
+    _colorbar(fig, axs, f'{study["measure"]}: layers of each model (rows) against the largest (columns)')
+    return _finish(fig, study_title(study, f'every size (rows) against the largest, {member_label(firsts[-1])} (columns)')), out  # fmt: skip
 
 
 MEASURES = ('linear_cka', 'rbf_cka', 'svcca', 'pwcca', 'procrustes')
 
 
-def plot_measures(study: dict, r: dict | None = None, measures: tuple = MEASURES):
-    "One trained model (default: the largest) layer x layer under each of `measures`, on activations averaged over space (the CCA family needs fewer features than inputs); returns the figure and the matrices."
+def plot_measures(study: dict, r: dict | None = None, measures: tuple = MEASURES, panel: float = 1.3):
+    "One trained model (default: the largest) layer x layer under each of `measures`, on activations averaged over space (the CCA family needs fewer features than inputs), one colour bar (0 to 1; mse its own); returns the figure and the matrices."
     r = r or _firsts(study)[-1]
     acts = collect_activations(_model(study, r), study['inputs'], pool='avg')
-    (fig, axs), out = _grid_axes(len(measures), len(measures), 1, (3.0, 2.9)), {}
-    for ax, m in zip(axs[0], measures):
+    (fig, axs), out = _heatmaps(len(measures), panel, extra=1.0), {}
+    for ax, m in zip(axs, measures):
         out[m] = similarity_matrix(list(acts.values()), None, m, **({'debiased': True} if m == 'linear_cka' else {}))
-        plot_cka(out[m], ax=ax, title=m, vmax=None if m == 'mse' else 1.0)
-    fig.suptitle(study_title({**study, 'measure': 'each measure', 'view': view_label('avg')}, f'{member_label(r)}, seed {r["seed"]}'), fontsize=9)  # fmt: skip
-    fig.tight_layout()
-    return fig, out
+        plot_cka(out[m], ax=ax, title=m, colorbar=m == 'mse', ticks=3, vmax=None if m == 'mse' else 1.0)
+    _colorbar(fig, [a for a, m in zip(axs, measures) if m != 'mse'] or axs, 'similarity, layer x layer')
+    return _finish(fig, study_title({**study, 'measure': 'each measure', 'view': view_label('avg')}, f'{member_label(r)}, seed {r["seed"]}')), out  # fmt: skip
 
 
-def plot_removed_pcs(study: dict, k: int = 1, ncols: int = 6):
-    "Each size's trained matrix in the study's view (top; one batch of every input), and with the first `k` principal components of every layer removed (under it)."
+def plot_removed_pcs(study: dict, k: int = 1, ncols: int = 4, panel: float = 1.0, label: float = 1.15):
+    "Each size's trained matrix in the study's view (one batch of every input) and beside it with the first `k` principal components of every layer removed: pairs of `panel`-inch panels, the size at the left of each pair (`label` inches), one colour bar; returns the figure and the matrices."
     firsts, out, kw = _firsts(study), [], {'debiased': True} if study['measure'] == 'linear_cka' else {}
-    fig, axs = _grid_axes(len(firsts), ncols, 2)
-    for i, r in enumerate(firsts):
-        row, col, xs = 2 * (i // axs.shape[1]), i % axs.shape[1], _acts(study, _model(study, r))  # fmt: skip
+    nrows, pairs = fit_grid(len(firsts), 2 * panel + label + 0.2, max(1, ncols // 2))
+    fig = new_figure((PAGE_WIDTH, 1.7 + (panel + 0.3) * nrows))
+    axs = _panel_grid(fig, nrows, [2] * pairs)
+    for r in firsts:
+        xs = _acts(study, _model(study, r))
         out.append([similarity_matrix(v, None, study['measure'], **kw) for v in (xs, [remove_pcs(x, k) for x in xs])])
-        plot_cka(out[-1][0], ax=axs[row, col], title=f'{member_label(r)}, as it is')
-        plot_cka(out[-1][1], ax=axs[row + 1, col], title=f'{member_label(r)}, first {k} PC(s) removed')
-    fig.suptitle(study_title(study, f'without the first {k} principal component(s) under'), fontsize=9)  # fmt: skip
-    fig.tight_layout()
-    return fig, out
+    scale = _scale([m for pair in out for m in pair], study['measure'])
+    for i, r in enumerate(firsts):
+        a, b = axs[i // pairs, 2 * (i % pairs)], axs[i // pairs, 2 * (i % pairs) + 1]
+        for ax, m in ((a, out[i][0]), (b, out[i][1])):
+            plot_cka(m, ax=ax, title='', colorbar=False, ticks=3, **scale)
+        b.tick_params(labelleft=False)
+        a.set_ylabel(_wrap(member_label(r), label), rotation=0, ha='right', va='center', labelpad=4)
+    for j, ax in enumerate(axs[0]):
+        ax.set_title('as it is' if j % 2 == 0 else f'first {k} PC(s)\nremoved', fontsize=MIN_PT)
+    for ax in axs.flat[2 * len(firsts) :]:
+        ax.set_visible(False)
+    _colorbar(fig, axs.flat, f'{study["measure"]}, layer x layer')
+    return _finish(fig, study_title(study, f'each size as it is, and beside it without the first {k} principal component(s)')), out  # fmt: skip
 
 # %% ../nbs/31_study_report.ipynb #f2c56f35
 class PlantedLayer(nn.Module):
