@@ -8,6 +8,7 @@ import math, re, warnings
 from functools import partial
 from contextlib import contextmanager
 from pathlib import Path
+from textwrap import fill
 from typing import Iterable, Optional
 import torch, torch.nn as nn
 from torch import Tensor
@@ -21,7 +22,7 @@ from .models import count_params
 from .inspect import Hooks, default_layers, find_modules
 from .runs import Run
 from .kept import inputs_key, similarity_key, stored_similarity
-from .figures import MIN_PT, SCREEN_DPI
+from .figures import MIN_PT, PAGE_WIDTH, SCREEN_DPI, readable
 
 # %% auto #0
 __all__ = ['VIEWS', 'CCA_MEASURES', 'LayerInputs', 'eval_mode', 'check_pool', 'pool_arg', 'view_label', 'collect_activations',
@@ -417,15 +418,22 @@ def cka_runs(
             r[k] = stored_similarity(run, skey, compute)[0]['matrix']
         results.append(r)
     rows, scale = 1 + twins, {} if measure != 'mse' else dict(vmax=None)
-    fig, axs = plt.subplots(rows, len(results), figsize=(4.4 * len(results), 3.9 * rows), dpi=72, squeeze=False)
+    w = min(4.4, PAGE_WIDTH / len(results))  # a page wide at most
+    fig, axs = plt.subplots(
+        rows,
+        len(results),
+        figsize=(w * len(results), 0.9 * w * rows),
+        dpi=SCREEN_DPI,
+        squeeze=False,
+        layout='constrained',
+    )
     for j, r in enumerate(results):
-        head = f'{r["run"]}\n{r["params"]:,} parameters, '
+        head = f'{fill(r["run"], max(12, int(w * 72 / 5.4)))}\n{r["params"]:,} parameters, '  # 9 pt lines that fit
         plot_cka(r['matrix'], r['layers'], ax=axs[0, j], title=head + _ck_label(checkpoint), **scale)
         if twins:
             plot_cka(r['init'], r['layers'], ax=axs[1, j], title=head + 'untrained twin (init)', **scale)
-    fig.suptitle(f'{measure}, {view_label(pool)}: {data.label}', fontsize=9)
-    fig.tight_layout()
-    return fig, results
+    fig.suptitle(fill(f'{measure}, {view_label(pool)}: {data.label}', int(w * len(results) * 72 / 6)), fontsize=10)
+    return readable(fig), results
 
 # %% ../nbs/26_layers.ipynb #7f359125
 def cka_command(args) -> Path:
