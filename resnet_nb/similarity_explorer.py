@@ -56,9 +56,7 @@ class SimilarityExplorer(W.VBox):
         )
         self.size_name = W.HTML()  # the full name: a slider's readout cuts it
         self.measure = W.Dropdown(options=list(SIMILARITIES), value='linear_cka', description='measure', style=wide)
-        self.checkpoint = W.ToggleButtons(
-            options=['best', 'last', 'init'], description='checkpoint', style=wide | {'button_width': '4.5em'}
-        )  # beside its label, not wrapped under it
+        self.checkpoint = W.ToggleButtons(options=['best', 'last', 'init'], style={'button_width': '4.5em'})
         self.image, self.score = W.Image(format='png'), W.HTML()
         self.busy = Busy([self.size, self.measure, self.checkpoint], self.image)
         self.reopen()
@@ -66,7 +64,8 @@ class SimilarityExplorer(W.VBox):
         for w in (self.size, self.measure, self.checkpoint):
             w.observe(self.redraw, 'value')
         top = W.HBox([self.size, self.size_name])
-        super().__init__([top, W.HBox([self.measure, self.checkpoint]), self.busy.line, self.image, self.score])
+        controls = W.HBox([self.measure, W.Label('checkpoint'), self.checkpoint])  # the buttons beside their label
+        super().__init__([top, controls, self.busy.line, self.image, self.score])
 
     @property
     def inputs(self):
