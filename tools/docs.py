@@ -377,6 +377,20 @@ Promise.allSettled(imgs.map(i => i.decode())).then(() => done(
 """
 
 
+def save_figure_shot(drv, path: Path) -> None:
+    "A screenshot of the page's first figure as it is shown (no sticky header over it), cut to the figure's box in view."
+    from PIL import Image
+
+    box = drv.execute_script(
+        "document.querySelectorAll('header, .bd-header-article').forEach(e => e.style.position = 'static');"
+        "const i = document.querySelector('article img'); i.scrollIntoView({block: 'start', behavior: 'instant'});"
+        'const r = i.getBoundingClientRect();'
+        'return [r.left, r.top, r.right, Math.min(r.bottom, window.innerHeight), window.devicePixelRatio];'
+    )
+    shot = Image.open(io.BytesIO(drv.get_screenshot_as_png()))
+    shot.crop(tuple(round(v * box[4]) for v in box[:4])).save(path)
+
+
 def check_site(html: Path, shots: Path, names=('linear_cka',), extra_pages=(), timeout: float = 20) -> dict:
     """Open the site in headless Chromium: pages linked from the index and loading, images and in-site links that work,
     nothing fetched from another host, the search finding each of `names`; save screenshots. Returns the problems."""
@@ -435,6 +449,8 @@ def check_site(html: Path, shots: Path, names=('linear_cka',), extra_pages=(), t
                         "const i = document.querySelector('article img'); if (i) i.scrollIntoView({block: 'center', behavior: 'instant'});"
                     )
                     drv.save_screenshot(str(shots / 'inspect_figure.png'))
+                if p == 'study.html':  # the study's grid of matrices as the page shows it, pixel for pixel
+                    save_figure_shot(drv, shots / 'study_figure.png')
             for link in sorted(links_seen | index_links):
                 if link.startswith(base):
                     try:
