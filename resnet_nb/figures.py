@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_figures.ipynb #622f2abd
 from __future__ import annotations
-import io, math
+import io, math, textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 from .files import atomic_save
@@ -13,8 +13,8 @@ if TYPE_CHECKING:  # matplotlib is imported when a figure is made, not by a scri
     from matplotlib.figure import Figure
 
 # %% auto #0
-__all__ = ['SCREEN_DPI', 'PIXEL_RATIO', 'MIN_PT', 'PAGE_WIDTH', 'readable', 'small_texts', 'new_figure', 'fig_png', 'shown_width',
-           'png_output', 'show_figure', 'fit_grid']
+__all__ = ['SCREEN_DPI', 'PIXEL_RATIO', 'MIN_PT', 'PAGE_WIDTH', 'readable', 'small_texts', 'wrap_text', 'new_figure', 'fig_png',
+           'shown_width', 'png_output', 'show_figure', 'fit_grid']
 
 # %% ../nbs/01_figures.ipynb #c64b3616
 SCREEN_DPI, PIXEL_RATIO, MIN_PT = 96, 2, 9  # CSS pixels per inch; pixels drawn per CSS pixel; the smallest text, pt
@@ -41,6 +41,17 @@ def small_texts(fig, min_pt: float = MIN_PT) -> list[str]:
         for t in _texts(fig)
         if t.get_visible() and t.get_text().strip() and t.get_fontsize() < min_pt
     ]
+
+# %% ../nbs/01_figures.ipynb #f508a7c8
+def wrap_text(text: str, inches: float, pt: float = MIN_PT) -> str:
+    "`text` in lines that fit `inches` at `pt` points (a character: about 0.6 em); its own line breaks kept, a word too long for a line broken after an underscore."
+    width = max(8, int(inches * 72 / (0.6 * pt)))
+
+    def fill(line: str) -> str:
+        words = [w.replace('_', '_\0') if len(w) > width else w for w in line.split(' ')]
+        return textwrap.fill(' '.join(words).replace('\0', ' '), width, break_long_words=False)
+
+    return '\n'.join(fill(line).replace('_ ', '_') for line in text.split('\n'))
 
 # %% ../nbs/01_figures.ipynb #e3a6e0f3
 def new_figure(figsize: tuple) -> Figure:

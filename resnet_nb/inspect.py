@@ -4,7 +4,7 @@
 
 # %% ../nbs/25_inspect.ipynb #d84d6941
 from __future__ import annotations
-import fnmatch, html, math, textwrap
+import fnmatch, html, math
 from functools import partial
 from typing import Callable, Optional
 import torch, torch.nn as nn
@@ -12,7 +12,7 @@ from torch import Tensor
 from .core import check_choice, format_table, format_value, unwrap
 from .similarity import MinibatchCKA, gram, hsic, linear_cka  # noqa: F401  (the maths moved there; still importable from here)
 from .data import ImageData
-from .figures import MIN_PT, PAGE_WIDTH, fit_grid, new_figure, readable, show_figure
+from .figures import MIN_PT, PAGE_WIDTH, fit_grid, new_figure, readable, show_figure, wrap_text
 from .datasets import get_dataset
 from .loaders import DataLoaders
 from .learner import Callback
@@ -180,11 +180,6 @@ def _figure(figsize: tuple):
     return fig
 
 
-def _wrap(text: str, width: float, pt: float) -> str:
-    "`text` in lines that fit `width` inches at `pt` points."
-    return textwrap.fill(text, max(10, int(width * 72 / (0.6 * pt))))
-
-
 class ActivationStatsCB(_Recorder):
     "Every `every` training steps, per layer: mean, std, near-zero fraction and histogram of |x|; on the device until read."
 
@@ -234,7 +229,11 @@ class ActivationStatsCB(_Recorder):
             ax = fig.add_subplot(gs[r, c : c + 1 if k < 2 else ncols])
             for j in range(len(self.names)):
                 ax.plot(self.steps, d[:, j, k], color=colors[j], lw=1)
-            ax.set_title(_wrap(title, figsize[0] / ncols, 10), fontsize=10), ax.set_xlabel('step'), ax.grid(alpha=0.3)
+            (
+                ax.set_title(wrap_text(title, figsize[0] / ncols, 10), fontsize=10),
+                ax.set_xlabel('step'),
+                ax.grid(alpha=0.3),
+            )
             axs.append(ax)
         _depth_bar(fig, axs, sm, self.names)
         return readable(fig)
@@ -271,7 +270,7 @@ class ActivationStatsCB(_Recorder):
         axs[0, 0].xaxis.set_major_locator(MaxNLocator(3, integer=True))  # shared: 9 pt steps fit a narrow panel
         fig.colorbar(im, ax=axs, label='log10 share of values in the bin', shrink=0.9)
         title = 'activation histograms over training (bottom: |x| near 0)'
-        fig.suptitle(_wrap(title, fig.get_figwidth(), 10), fontsize=10)
+        fig.suptitle(wrap_text(title, fig.get_figwidth(), 10), fontsize=10)
         fig.supxlabel('step', fontsize=MIN_PT), fig.supylabel('|x|', fontsize=MIN_PT)
         return readable(fig)
 
@@ -374,7 +373,7 @@ class GradStatsCB(_Recorder):
                 ax.plot(self.steps, d[:, i, k + 1] / d[:, i, 0], color=c, lw=1)
             ax.axhline(1e-3, ls='--', c='k', lw=1, label='1e-3, the usual mark of a sane learning rate')
             title = ('mean |grad| / mean |w|', 'mean |update| / mean |w|')[k]
-            ax.set(yscale='log', xlabel='step'), ax.set_title(_wrap(title, figsize[0] / ncols, 10), fontsize=10)
+            ax.set(yscale='log', xlabel='step'), ax.set_title(wrap_text(title, figsize[0] / ncols, 10), fontsize=10)
             ax.grid(alpha=0.3)
         fig.legend(*axs[0].get_legend_handles_labels(), loc='outside lower center', fontsize=MIN_PT)
         _depth_bar(fig, axs, sm, [self.names[i].removesuffix('.weight') for i in idx])

@@ -8,7 +8,6 @@ import math, re, warnings
 from functools import partial
 from contextlib import contextmanager
 from pathlib import Path
-from textwrap import fill
 from typing import Iterable, Optional
 import torch, torch.nn as nn
 from torch import Tensor
@@ -22,7 +21,7 @@ from .models import count_params
 from .inspect import Hooks, default_layers, find_modules
 from .runs import Run
 from .kept import inputs_key, similarity_key, stored_similarity
-from .figures import MIN_PT, PAGE_WIDTH, SCREEN_DPI, readable
+from .figures import MIN_PT, PAGE_WIDTH, SCREEN_DPI, readable, wrap_text
 
 # %% auto #0
 __all__ = ['VIEWS', 'CCA_MEASURES', 'LayerInputs', 'eval_mode', 'check_pool', 'pool_arg', 'view_label', 'collect_activations',
@@ -428,11 +427,11 @@ def cka_runs(
         layout='constrained',
     )
     for j, r in enumerate(results):
-        head = f'{fill(r["run"], max(12, int(w * 72 / 5.4)))}\n{r["params"]:,} parameters, '  # 9 pt lines that fit
+        head = f'{wrap_text(r["run"], w)}\n{r["params"]:,} parameters, '
         plot_cka(r['matrix'], r['layers'], ax=axs[0, j], title=head + _ck_label(checkpoint), **scale)
         if twins:
             plot_cka(r['init'], r['layers'], ax=axs[1, j], title=head + 'untrained twin (init)', **scale)
-    fig.suptitle(fill(f'{measure}, {view_label(pool)}: {data.label}', int(w * len(results) * 72 / 6)), fontsize=10)
+    fig.suptitle(wrap_text(f'{measure}, {view_label(pool)}: {data.label}', w * len(results), 10), fontsize=10)
     return readable(fig), results
 
 # %% ../nbs/26_layers.ipynb #7f359125

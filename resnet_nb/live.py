@@ -5,7 +5,6 @@
 # %% ../nbs/21_live.ipynb #9b0869b9
 from __future__ import annotations
 import io, math, time
-from textwrap import fill
 from pathlib import Path
 
 import torch
@@ -16,7 +15,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from .core import is_num, rank_world
-from .figures import PAGE_WIDTH, PIXEL_RATIO, SCREEN_DPI, png_output, readable
+from .figures import PAGE_WIDTH, PIXEL_RATIO, SCREEN_DPI, png_output, readable, wrap_text
 from .bars import Bar, Progress, fmt_time
 from .callbacks import StopButton
 from .learner import Callback
@@ -227,8 +226,7 @@ def history_figure(
     fig = Figure(figsize=figsize, dpi=dpi, layout='constrained')
     FigureCanvasAgg(fig)  # drawn off-screen, without pyplot
     draw_history(fig.subplots(1, 2), history, batch_losses, n_epochs)
-    head = fill(title or summary_line(history, n_epochs), int(figsize[0] * 72 / 5.4))  # 9 pt lines that fit
-    fig.suptitle(head, fontsize=9)
+    fig.suptitle(wrap_text(title or summary_line(history, n_epochs), figsize[0]), fontsize=9)
     return readable(fig)
 
 

@@ -5,14 +5,13 @@
 # %% ../nbs/32_similarity_explorer.ipynb #fa0b4022
 from __future__ import annotations
 import html, json
-from textwrap import fill
 from pathlib import Path
 from typing import Optional
 import ipywidgets as W
 from .core import short_repr
 from .runs import Run, find_runs
 from .kept import similarity_key, stored_similarity
-from .figures import PAGE_WIDTH, fig_png, new_figure
+from .figures import PAGE_WIDTH, fig_png, new_figure, wrap_text
 from .explore import Busy, StaticView, show_png, static_view
 
 # %% auto #0
@@ -168,9 +167,7 @@ class SimilarityExplorer(W.VBox):
         except ValueError as e:  # a measure that cannot compare these layers says why, in place of the picture
             label = self.inputs.label
             self.score.value = f'<span style="color:#a00">{html.escape(str(e))}</span>'
-        fig.suptitle(
-            fill(f'{m}, {view_label(self.view["pool"])}: {label}', int(PAGE_WIDTH * 72 / 5.4))
-        )  # 9 pt lines that fit
+        fig.suptitle(wrap_text(f'{m}, {view_label(self.view["pool"])}: {label}', PAGE_WIDTH))  # 9 pt lines that fit
         show_png(self.image, fig_png(fig))
         try:
             self.state_file.parent.mkdir(exist_ok=True)

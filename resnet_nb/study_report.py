@@ -4,7 +4,7 @@
 
 # %% ../nbs/31_study_report.ipynb #5d0e6a03
 from __future__ import annotations
-import contextlib, io, json, textwrap
+import contextlib, io, json
 from typing import Optional
 import torch, torch.nn as nn
 from torch import Tensor
@@ -13,7 +13,7 @@ from .similarity import block_structure, remove_pcs, similarity_matrix
 from .runs import Run
 from .layers import collect_activations, layer_similarity, pc_fractions, plot_cka, view_label
 from .study import SCORES, find_switch, member_label
-from .figures import MIN_PT, PAGE_WIDTH, fit_grid, new_figure, readable
+from .figures import MIN_PT, PAGE_WIDTH, fit_grid, new_figure, readable, wrap_text
 
 # %% auto #0
 __all__ = ['SCORE_NAMES', 'MEASURES', 'PAPER', 'study_title', 'plot_matrices', 'plot_summary', 'plot_cross', 'plot_measures',
@@ -36,16 +36,9 @@ def study_title(study: dict, what: str = '') -> str:
     return f'{what}{": " if what else ""}{study["measure"]} on {view} at {ck} (untrained twins: init); {study["data"]}'
 
 
-def _wrap(text: str, inches: float, pt: float = MIN_PT) -> str:
-    "`text` in lines that fit `inches` at `pt` points (a character: about 0.6 em); its own line breaks kept."
-    width = max(8, int(inches * 72 / (0.6 * pt)))
-    fill = lambda line: textwrap.fill(line.replace('_', '_ '), width, break_long_words=False).replace('_ ', '_')
-    return '\n'.join(fill(line) for line in text.split('\n'))  # a long name may break after an underscore
-
-
 def _finish(fig, title: str):
     "The figure with `title` wrapped to its width at the top, every text at least `MIN_PT`."
-    fig.suptitle(_wrap(title, fig.get_figwidth() - 0.2, MIN_PT + 1), fontsize=MIN_PT + 1)
+    fig.suptitle(wrap_text(title, fig.get_figwidth() - 0.2, MIN_PT + 1), fontsize=MIN_PT + 1)
     return readable(fig)
 
 
@@ -73,7 +66,7 @@ def _colorbar(fig, axs, label: str):
     "One colour bar under every heatmap of `axs`, labelled `label`."
     axs = [a for a in axs if a.images]
     cb = fig.colorbar(axs[0].images[0], ax=axs, location='bottom', shrink=0.5, aspect=30, pad=0.03)
-    cb.set_label(_wrap(label, fig.get_figwidth() - 0.5), fontsize=MIN_PT)
+    cb.set_label(wrap_text(label, fig.get_figwidth() - 0.5), fontsize=MIN_PT)
 
 
 def _gate_note(runs: list[dict], study: dict) -> str:
@@ -109,7 +102,7 @@ def plot_matrices(study: dict, panel: float = 0.8, label: float = 1.6, ticks: in
                 continue
             plot_cka(r['trained' if j < n_tr else 'init']['matrix'], ax=ax, title='', colorbar=False, ticks=ticks, **scale)  # fmt: skip
             ax.tick_params(labelleft=not j, labelbottom=not j)  # the layers numbered once a row
-        head = _wrap(f'{member_label(rs[0])}\n{rs[0]["params"]:,} parameters{_gate_note(rs, study)}', label)
+        head = wrap_text(f'{member_label(rs[0])}\n{rs[0]["params"]:,} parameters{_gate_note(rs, study)}', label)
         row[0].set_ylabel(head, rotation=0, ha='right', va='center', labelpad=4)
     for j, ax in enumerate(axs[0]):
         ax.set_title(f'seed {seeds[j]}' if j < n_tr else f'untrained\nseed {seeds[j - n_tr]}', fontsize=MIN_PT)
@@ -152,7 +145,7 @@ def plot_summary(study: dict, scores: tuple = SCORES):
                 ax.text((sw['params'] * sw['before_params']) ** 0.5, ax.get_ylim()[1], ' switch', color=c, va='top')
         ax.set(xscale='log', xlabel='parameters')
         name = SCORE_NAMES[s] + (' (the switch is located on it)' if s == study['score'] else '')
-        ax.set_title(_wrap(name, PAGE_WIDTH / len(scores) - 0.3), fontsize=MIN_PT)
+        ax.set_title(wrap_text(name, PAGE_WIDTH / len(scores) - 0.3), fontsize=MIN_PT)
     key = [Line2D([], [], color=f'C{j}', marker='o', label=_line_label(next(r for r in res if r['line'] == line))) for j, line in enumerate(lines)]  # fmt: skip
     key += [Line2D([], [], color='0.3', marker='o', label='trained: filled, solid'),
             Line2D([], [], color='0.3', marker='s', mfc='none', ls='--', alpha=0.6, label='untrained twins: hollow, dashed')]  # fmt: skip
@@ -195,7 +188,7 @@ def plot_cross(study: dict, ncols: int = 6, panel: float = 1.6):
         out.append(layer_similarity(_model(study, r), big, inputs, study['measure'], pool=study.get('pool')))
     scale = _scale(out, study['measure'])
     for ax, r, m in zip(axs, firsts, out):
-        plot_cka(m, ax=ax, title=_wrap(member_label(r), panel - 0.1), colorbar=False, ticks=3, **scale)
+        plot_cka(m, ax=ax, title=wrap_text(member_label(r), panel - 0.1), colorbar=False, ticks=3, **scale)
         ax.set_aspect('auto')  # a square panel whatever the two depths
     _colorbar(fig, axs, f'{study["measure"]}: layers of each model (rows) against the largest (columns)')
     return _finish(fig, study_title(study, f'every size (rows) against the largest, {member_label(firsts[-1])} (columns)')), out  # fmt: skip
@@ -231,7 +224,7 @@ def plot_removed_pcs(study: dict, k: int = 1, ncols: int = 4, panel: float = 1.0
         for ax, m in ((a, out[i][0]), (b, out[i][1])):
             plot_cka(m, ax=ax, title='', colorbar=False, ticks=3, **scale)
         b.tick_params(labelleft=False)
-        a.set_ylabel(_wrap(member_label(r), label), rotation=0, ha='right', va='center', labelpad=4)
+        a.set_ylabel(wrap_text(member_label(r), label), rotation=0, ha='right', va='center', labelpad=4)
     for j, ax in enumerate(axs[0]):
         ax.set_title('as it is' if j % 2 == 0 else f'first {k} PC(s)\nremoved', fontsize=MIN_PT)
     for ax in axs.flat[2 * len(firsts) :]:
